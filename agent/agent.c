@@ -1,0 +1,553 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+#include "agent/loader/loader.h"
+#include "agent/maps/maps.h"
+#include "agent/state/store.h"
+#include "agent/state/validate.h"
+#include "agent/sync/sync.h"
+#include "log.h"
+#include "manifest.h"
+#include "sl_abi.h"
+
+#define ERRLEN 1024
+
+struct agent {
+	pthread_mutex_t lock;
+	struct agent_config cfg;
+	struct loader *loader;
+	struct store *store;
+	unsigned long reconcile_runs;
+	unsigned long reconcile_writes;
+	unsigned long reconcile_last_writes;
+	unsigned long reconcile_errors;
+	unsigned long api_requests;
+	unsigned long api_errors;
+};
+
+static const char *const map_names[] = {
+	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
+};
+
+static const char *const stat_names[SL_STAT_MAX] = {
+	[SL_STAT_TC_IN_PASS] = "tc_in_pass",
+	[SL_STAT_TC_OUT_PASS] = "tc_out_pass",
+	[SL_STAT_XDP_IN_PASS] = "xdp_in_pass",
+	[SL_STAT_SOCK_ACTIVE_EST] = "sock_active_established",
+	[SL_STAT_SOCK_PASSIVE_EST] = "sock_passive_established",
+	[SL_STAT_PARSE_ERROR] = "parse_error",
+	[SL_STAT_NON_IP] = "non_ip",
+	[SL_STAT_EP_MISS] = "endpoint_miss",
+};
+
+/* Reconciles the maps against st. Caller holds the lock. */
+static int reconcile_locked(struct agent *a, const struct store *st, const char *why,
+			    char *err, size_t errlen)
+{
+	size_t es_size = maps_percpu_size(sizeof(struct sl_ep_stats));
+	int fd_ep = loader_map_fd(a->loader, "sluice_ep");
+	int fd_es = loader_map_fd(a->loader, "sluice_ep_stats");
+	int fd_svc = loader_map_fd(a->loader, "sluice_svc");
+	int fd_bk = loader_map_fd(a->loader, "sluice_backend");
+	struct sync_desired d = {};
+	struct maps_result res = {};
+	void *cur_svc = NULL;
+	size_t n_cur_svc = 0;
+	int r;
+
+	a->reconcile_runs++;
+	r = maps_dump(&maps_bpf_ops, fd_svc, sizeof(struct sl_svc_key), sizeof(struct sl_svc_val),
+		      &cur_svc, &n_cur_svc);
+	if (r < 0) {
+		snprintf(err, errlen, "map sluice_svc: read failed: %s", strerror(-r));
+		goto out;
+	}
+	r = sync_build(st, cur_svc, n_cur_svc, es_size, &d, err, errlen);
+	if (r < 0)
+		goto out;
+	{
+		struct maps_table tables[] = {
+			{ .name = "sluice_ep_stats", .fd = fd_es, .key_size = sizeof(__u32),
+			  .value_size = es_size, .keys_only = true, .entries = d.ep_stats,
+			  .n = d.n_ep_stats },
+			{ .name = "sluice_ep", .fd = fd_ep, .key_size = sizeof(struct sl_ep_key),
+			  .value_size = sizeof(struct sl_ep_val), .entries = d.ep, .n = d.n_ep },
+			{ .name = "sluice_backend", .fd = fd_bk,
+			  .key_size = sizeof(struct sl_backend_key),
+			  .value_size = sizeof(struct sl_backend_val), .entries = d.backend,
+			  .n = d.n_backend },
+			{ .name = "sluice_svc", .fd = fd_svc, .key_size = sizeof(struct sl_svc_key),
+			  .value_size = sizeof(struct sl_svc_val), .entries = d.svc, .n = d.n_svc },
+		};
+
+		r = maps_reconcile(&maps_bpf_ops, tables, sizeof(tables) / sizeof(tables[0]), &res,
+				   err, errlen);
+	}
+	if (r < 0)
+		goto out;
+	a->reconcile_last_writes = res.updates + res.deletes;
+	a->reconcile_writes += a->reconcile_last_writes;
+	if (a->reconcile_last_writes)
+		log_info("agent", "reconciled", "why=%s updates=%zu deletes=%zu", why, res.updates,
+			 res.deletes);
+	else
+		log_debug("agent", "reconciled, no change", "why=%s", why);
+out:
+	if (r < 0)
+		a->reconcile_errors++;
+	free(cur_svc);
+	sync_desired_free(&d);
+	return r;
+}
+
+int agent_reconcile(struct agent *a, const char *why)
+{
+	char err[ERRLEN] = "";
+	int r;
+
+	pthread_mutex_lock(&a->lock);
+	r = reconcile_locked(a, a->store, why, err, sizeof(err));
+	pthread_mutex_unlock(&a->lock);
+	if (r < 0)
+		log_err("agent", "reconcile failed", "why=%s err=\"%s\"", why, err);
+	return r;
+}
+
+int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *err,
+	      size_t errlen)
+{
+	enum log_level lvl = LOG_LVL_INFO;
+	struct loader_opts lo = {};
+	struct agent *a;
+	int r;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_init(&a->lock, NULL);
+	a->cfg = *cfg;
+	(void)log_level_parse(cfg->log_level, &lvl);
+	r = store_new(&a->store);
+	if (r < 0)
+		goto err_free;
+	r = store_load(a->store, cfg->state_file, err, errlen);
+	if (r < 0)
+		goto err_free;
+	lo.bpffs_root = cfg->bpffs_root;
+	lo.cgroup_path = cfg->cgroup[0] ? cfg->cgroup : NULL;
+	lo.uplink_ifname = cfg->uplink[0] ? cfg->uplink : NULL;
+	lo.log_level = lvl;
+	r = loader_new(&lo, &a->loader, err, errlen);
+	if (r < 0)
+		goto err_free;
+	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
+		 cfg->bpffs_root, loader_links_updated(a->loader),
+		 store_count(a->store, OBJ_POD) + store_count(a->store, OBJ_SERVICE),
+		 store_ep_count(a->store));
+	*ret_agent = a;
+	return 0;
+err_free:
+	agent_free(a);
+	return r;
+}
+
+void agent_free(struct agent *a)
+{
+	if (!a)
+		return;
+	loader_free(a->loader);
+	store_free(a->store);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* --- API ------------------------------------------------------------------------------------ */
+
+static char *json_error(int *status, int code, const char *msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	cJSON_AddStringToObject(o, "error", msg);
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	*status = code;
+	return s;
+}
+
+static char *json_take(cJSON *o, int *status, int code)
+{
+	char *s;
+
+	if (!o)
+		return json_error(status, 500, "out of memory");
+	s = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	*status = code;
+	return s;
+}
+
+/* Commits a changed copy of the store if the maps accept it; otherwise nothing changes. */
+static int commit_locked(struct agent *a, struct store *next, const char *why, char *err,
+			 size_t errlen)
+{
+	int r;
+
+	r = reconcile_locked(a, next, why, err, errlen);
+	if (r < 0) {
+		char err2[ERRLEN];
+
+		/* maps_reconcile rolled its writes back; the old state stays in force */
+		(void)reconcile_locked(a, a->store, "rollback", err2, sizeof(err2));
+		return r;
+	}
+	store_free(a->store);
+	a->store = next;
+	r = store_save(a->store, a->cfg.state_file);
+	if (r < 0)
+		log_warn("agent", "saving state failed, state lives in memory and maps only",
+			 "file=%s err=\"%s\"", a->cfg.state_file, strerror(-r));
+	return 0;
+}
+
+static char *api_apply(struct agent *a, const char *body, size_t len, bool del, int *status)
+{
+	char err[ERRLEN] = "";
+	cJSON *items = NULL, *results = NULL, *resp;
+	struct store *next = NULL;
+	int r;
+
+	r = manifest_parse(body ? body : "", len, "request", &items, err, sizeof(err));
+	if (r < 0)
+		return json_error(status, r == -E2BIG ? 413 : 400, err);
+	r = store_clone(a->store, &next);
+	if (r < 0)
+		goto out;
+	if (del)
+		r = store_delete(next, items, &results, err, sizeof(err));
+	else
+		r = store_apply(next, items, &results, err, sizeof(err));
+	if (r < 0) {
+		store_free(next);
+		cJSON_Delete(items);
+		return json_error(status, r == -ENOENT ? 404 : 422, err);
+	}
+	r = commit_locked(a, next, del ? "delete" : "apply", err, sizeof(err));
+	if (r < 0) {
+		store_free(next);
+		cJSON_Delete(results);
+		cJSON_Delete(items);
+		return json_error(status, 500, err);
+	}
+out:
+	cJSON_Delete(items);
+	if (r < 0) {
+		cJSON_Delete(results);
+		return json_error(status, 500, strerror(-r));
+	}
+	resp = cJSON_CreateObject();
+	cJSON_AddItemToObject(resp, "results", results);
+	return json_take(resp, status, 200);
+}
+
+static char *api_cni(struct agent *a, const char *body, size_t len, bool add, int *status)
+{
+	char err[ERRLEN] = "";
+	struct store *next = NULL;
+	struct store_ep ep;
+	const cJSON *cid;
+	cJSON *req, *resp;
+	unsigned int id = 0;
+	int r;
+
+	req = cJSON_ParseWithLength(body ? body : "", len);
+	if (!req)
+		return json_error(status, 400, "cni: body is not valid JSON");
+	if (add) {
+		r = store_ep_parse(req, &ep, err, sizeof(err));
+		if (r < 0) {
+			cJSON_Delete(req);
+			return json_error(status, 422, err);
+		}
+	} else {
+		cid = cJSON_GetObjectItemCaseSensitive(req, "containerID");
+		if (!cJSON_IsString(cid) || !cid->valuestring[0]) {
+			cJSON_Delete(req);
+			return json_error(status, 422, "cni endpoint: containerID: required");
+		}
+		snprintf(ep.container_id, sizeof(ep.container_id), "%s", cid->valuestring);
+	}
+	cJSON_Delete(req);
+	r = store_clone(a->store, &next);
+	if (r == 0)
+		r = add ? store_ep_add(next, &ep, &id) : store_ep_del(next, ep.container_id);
+	if (r < 0) {
+		store_free(next);
+		return json_error(status, r == -ENOSPC ? 507 : 500, strerror(-r));
+	}
+	r = commit_locked(a, next, add ? "cni-add" : "cni-del", err, sizeof(err));
+	if (r < 0) {
+		store_free(next);
+		return json_error(status, 500, err);
+	}
+	log_info("agent", add ? "endpoint registered" : "endpoint released",
+		 "container=%s pod=%s/%s veth=%s", ep.container_id, add ? ep.pod_ns : "",
+		 add ? ep.pod_name : "", add ? ep.host_ifname : "");
+	resp = cJSON_CreateObject();
+	if (add) {
+		cJSON *e = cJSON_AddObjectToObject(resp, "endpoint");
+
+		cJSON_AddStringToObject(e, "containerID", ep.container_id);
+		cJSON_AddNumberToObject(e, "endpointID", id);
+	}
+	return json_take(resp, status, 200);
+}
+
+static long map_entries(int fd)
+{
+	unsigned char key[64], next[64];
+	long n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, next) == 0 && n < (1L << 24)) {
+		memcpy(key, next, sizeof(key));
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+static long map_max(int fd)
+{
+	struct bpf_map_info info = {};
+	__u32 len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0)
+		return -1;
+	return info.max_entries;
+}
+
+static char *api_status(struct agent *a, int *status)
+{
+	cJSON *o = cJSON_CreateObject(), *progs, *maps, *objs, *rec, *e;
+	size_t i;
+	int fd, k;
+
+	cJSON_AddStringToObject(o, "version", SLUICE_VERSION);
+	cJSON_AddStringToObject(o, "bpffs", a->cfg.bpffs_root);
+	e = cJSON_AddObjectToObject(o, "node");
+	cJSON_AddStringToObject(e, "netns", a->cfg.netns);
+	cJSON_AddStringToObject(e, "cgroup", a->cfg.cgroup);
+	cJSON_AddStringToObject(e, "uplink", a->cfg.uplink);
+	progs = cJSON_AddArrayToObject(o, "programs");
+	for (i = 0; i < loader_prog_count(a->loader); i++) {
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", loader_prog_name(a->loader, i));
+		cJSON_AddBoolToObject(e, "loaded", true);
+		cJSON_AddNumberToObject(e, "links", loader_prog_links(a->loader, i));
+		cJSON_AddItemToArray(progs, e);
+	}
+	maps = cJSON_AddArrayToObject(o, "maps");
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++) {
+		fd = loader_map_fd(a->loader, map_names[i]);
+		e = cJSON_CreateObject();
+		cJSON_AddStringToObject(e, "name", map_names[i]);
+		cJSON_AddNumberToObject(e, "entries", map_entries(fd));
+		cJSON_AddNumberToObject(e, "max_entries", map_max(fd));
+		cJSON_AddItemToArray(maps, e);
+	}
+	objs = cJSON_AddObjectToObject(o, "objects");
+	for (k = 0; k < OBJ_KIND_MAX; k++)
+		cJSON_AddNumberToObject(objs, obj_kind_plural(k), store_count(a->store, k));
+	cJSON_AddNumberToObject(o, "endpoints", (double)store_ep_count(a->store));
+	rec = cJSON_AddObjectToObject(o, "reconcile");
+	cJSON_AddNumberToObject(rec, "runs", a->reconcile_runs);
+	cJSON_AddNumberToObject(rec, "writes", a->reconcile_writes);
+	cJSON_AddNumberToObject(rec, "last_writes", a->reconcile_last_writes);
+	cJSON_AddNumberToObject(rec, "errors", a->reconcile_errors);
+	cJSON_AddNumberToObject(rec, "links_updated_at_start", loader_links_updated(a->loader));
+	return json_take(o, status, 200);
+}
+
+char *agent_http(struct agent *a, const char *method, const char *url, const char *body,
+		 size_t len, int *ret_status)
+{
+	enum obj_kind kind;
+	char *resp;
+	bool get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+
+	pthread_mutex_lock(&a->lock);
+	a->api_requests++;
+	if (get && !strcmp(url, "/v1/status"))
+		resp = api_status(a, ret_status);
+	else if (get && !strcmp(url, "/healthz"))
+		resp = json_take(cJSON_CreateObject(), ret_status, 200);
+	else if (post && !strcmp(url, "/v1/apply"))
+		resp = api_apply(a, body, len, false, ret_status);
+	else if (post && !strcmp(url, "/v1/delete"))
+		resp = api_apply(a, body, len, true, ret_status);
+	else if (get && !strncmp(url, "/v1/objects/", 12)) {
+		if (obj_kind_parse(url + 12, &kind) < 0)
+			resp = json_error(ret_status, 404, "unknown object kind in path");
+		else
+			resp = json_take(store_list(a->store, kind), ret_status, 200);
+	} else if (get && !strcmp(url, "/v1/endpoints")) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(o, "items", store_service_endpoints(a->store));
+		resp = json_take(o, ret_status, 200);
+	} else if (post && !strcmp(url, "/v1/cni/add"))
+		resp = api_cni(a, body, len, true, ret_status);
+	else if (post && !strcmp(url, "/v1/cni/del"))
+		resp = api_cni(a, body, len, false, ret_status);
+	else if (!get && !post)
+		resp = json_error(ret_status, 405, "method not allowed");
+	else
+		resp = json_error(ret_status, 404, "no such endpoint");
+	if (*ret_status >= 400)
+		a->api_errors++;
+	pthread_mutex_unlock(&a->lock);
+	return resp;
+}
+
+/* --- metrics -------------------------------------------------------------------------------- */
+
+static void sum_percpu_stats(int fd, __u32 key, struct sl_stat_val *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct sl_stat_val *v;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu < 1)
+		return;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return;
+	if (bpf_map_lookup_elem(fd, &key, v) == 0) {
+		for (i = 0; i < ncpu; i++) {
+			out->packets += v[i].packets;
+			out->bytes += v[i].bytes;
+		}
+	}
+	free(v);
+}
+
+static void sum_ep_stats(int fd, __u32 ifindex, struct sl_ep_stats *out)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct sl_ep_stats *v;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpu < 1)
+		return;
+	v = calloc(ncpu, sizeof(*v));
+	if (!v)
+		return;
+	if (bpf_map_lookup_elem(fd, &ifindex, v) == 0) {
+		for (i = 0; i < ncpu; i++) {
+			out->from_pod_packets += v[i].from_pod_packets;
+			out->from_pod_bytes += v[i].from_pod_bytes;
+			out->to_pod_packets += v[i].to_pod_packets;
+			out->to_pod_bytes += v[i].to_pod_bytes;
+		}
+	}
+	free(v);
+}
+
+char *agent_metrics(struct agent *a)
+{
+	struct sl_stat_val sv;
+	struct sl_ep_stats es;
+	const struct store_ep *ep;
+	char *buf = NULL;
+	size_t len = 0, i;
+	FILE *f;
+	int fd, k;
+
+	f = open_memstream(&buf, &len);
+	if (!f)
+		return NULL;
+	pthread_mutex_lock(&a->lock);
+	fprintf(f, "# HELP sluice_build_info Sluice agent build.\n# TYPE sluice_build_info gauge\n"
+		   "sluice_build_info{version=\"%s\"} 1\n", SLUICE_VERSION);
+	fprintf(f, "# HELP sluice_program_links Live links of each BPF program.\n"
+		   "# TYPE sluice_program_links gauge\n");
+	for (i = 0; i < loader_prog_count(a->loader); i++)
+		fprintf(f, "sluice_program_links{program=\"%s\"} %d\n",
+			loader_prog_name(a->loader, i), loader_prog_links(a->loader, i));
+	fprintf(f, "# HELP sluice_map_entries Entries in each pinned map.\n"
+		   "# TYPE sluice_map_entries gauge\n");
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++)
+		fprintf(f, "sluice_map_entries{map=\"%s\"} %ld\n", map_names[i],
+			map_entries(loader_map_fd(a->loader, map_names[i])));
+	fprintf(f, "# HELP sluice_map_max_entries Capacity of each pinned map.\n"
+		   "# TYPE sluice_map_max_entries gauge\n");
+	for (i = 0; i < sizeof(map_names) / sizeof(map_names[0]); i++)
+		fprintf(f, "sluice_map_max_entries{map=\"%s\"} %ld\n", map_names[i],
+			map_max(loader_map_fd(a->loader, map_names[i])));
+	fprintf(f, "# HELP sluice_reconcile_runs_total Reconcile passes.\n"
+		   "# TYPE sluice_reconcile_runs_total counter\nsluice_reconcile_runs_total %lu\n",
+		a->reconcile_runs);
+	fprintf(f, "# HELP sluice_reconcile_writes_total Map writes made by reconciles.\n"
+		   "# TYPE sluice_reconcile_writes_total counter\n"
+		   "sluice_reconcile_writes_total %lu\n", a->reconcile_writes);
+	fprintf(f, "# HELP sluice_reconcile_errors_total Failed reconciles.\n"
+		   "# TYPE sluice_reconcile_errors_total counter\n"
+		   "sluice_reconcile_errors_total %lu\n", a->reconcile_errors);
+	fprintf(f, "# HELP sluice_api_requests_total Local API requests.\n"
+		   "# TYPE sluice_api_requests_total counter\nsluice_api_requests_total %lu\n",
+		a->api_requests);
+	fprintf(f, "# HELP sluice_objects Desired-state objects by kind.\n"
+		   "# TYPE sluice_objects gauge\n");
+	for (k = 0; k < OBJ_KIND_MAX; k++)
+		fprintf(f, "sluice_objects{kind=\"%s\"} %d\n", obj_kind_name(k),
+			store_count(a->store, k));
+	fd = loader_map_fd(a->loader, "sluice_stats");
+	fprintf(f, "# HELP sluice_datapath_packets_total Packets seen by the datapath, by counter.\n"
+		   "# TYPE sluice_datapath_packets_total counter\n");
+	for (k = 0; k < SL_STAT_MAX; k++) {
+		sum_percpu_stats(fd, k, &sv);
+		fprintf(f, "sluice_datapath_packets_total{counter=\"%s\"} %llu\n", stat_names[k],
+			(unsigned long long)sv.packets);
+	}
+	fprintf(f, "# HELP sluice_datapath_bytes_total Bytes seen by the datapath, by counter.\n"
+		   "# TYPE sluice_datapath_bytes_total counter\n");
+	for (k = 0; k < SL_STAT_MAX; k++) {
+		sum_percpu_stats(fd, k, &sv);
+		fprintf(f, "sluice_datapath_bytes_total{counter=\"%s\"} %llu\n", stat_names[k],
+			(unsigned long long)sv.bytes);
+	}
+	fd = loader_map_fd(a->loader, "sluice_ep_stats");
+	fprintf(f, "# HELP sluice_endpoint_packets_total Packets through a pod's veth.\n"
+		   "# TYPE sluice_endpoint_packets_total counter\n");
+	for (i = 0; i < store_ep_count(a->store); i++) {
+		ep = store_ep_at(a->store, i);
+		sum_ep_stats(fd, (__u32)ep->host_ifindex, &es);
+		fprintf(f, "sluice_endpoint_packets_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"from_pod\"} %llu\n",
+			ep->pod_ns, ep->pod_name, (unsigned long long)es.from_pod_packets);
+		fprintf(f, "sluice_endpoint_packets_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",
+			ep->pod_ns, ep->pod_name, (unsigned long long)es.to_pod_packets);
+	}
+	fprintf(f, "# HELP sluice_endpoint_bytes_total Bytes through a pod's veth.\n"
+		   "# TYPE sluice_endpoint_bytes_total counter\n");
+	for (i = 0; i < store_ep_count(a->store); i++) {
+		ep = store_ep_at(a->store, i);
+		sum_ep_stats(fd, (__u32)ep->host_ifindex, &es);
+		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"from_pod\"} %llu\n",
+			ep->pod_ns, ep->pod_name, (unsigned long long)es.from_pod_bytes);
+		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",
+			ep->pod_ns, ep->pod_name, (unsigned long long)es.to_pod_bytes);
+	}
+	pthread_mutex_unlock(&a->lock);
+	fclose(f);
+	return buf;
+}

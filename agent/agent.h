@@ -1,0 +1,40 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The agent core: desired state, the loader and the map writer behind one lock. The API and
+ * metrics servers (libmicrohttpd threads) and the main loop call in here.
+ */
+#ifndef SL_AGENT_AGENT_H
+#define SL_AGENT_AGENT_H
+
+#include <stdio.h>
+
+struct agent_config {
+	char bpffs_root[256];
+	char api_socket[256];
+	char metrics_addr[64]; /* host:port, or "" for off */
+	char state_file[256];
+	char cgroup[256];
+	char uplink[16];
+	char netns[256];
+	char log_level[16];
+};
+
+struct agent;
+
+int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *err,
+	      size_t errlen) __attribute__((warn_unused_result));
+void agent_free(struct agent *a);
+
+/* Compares the maps with the desired state and writes the difference; logs failures itself. */
+int agent_reconcile(struct agent *a, const char *why);
+
+/*
+ * One local API request (docs/api.md). Returns a malloc'd JSON body and sets *ret_status.
+ */
+char *agent_http(struct agent *a, const char *method, const char *url, const char *body,
+		 size_t len, int *ret_status);
+
+/* Prometheus text exposition; malloc'd. */
+char *agent_metrics(struct agent *a);
+
+#endif

@@ -1,0 +1,334 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfutil.h"
+#include "log.h"
+#include "loader.h"
+#include "sl_abi.h"
+#include "sockops.skel.h"
+#include "tc_pod.skel.h"
+#include "xdp_node.skel.h"
+
+#define LOADER_MAX_PROGS 8
+
+struct loader {
+	char root[PATH_MAX];
+	struct tc_pod *tc;
+	struct xdp_node *xdp;
+	struct sockops *sockops;
+	struct bpf_program *progs[LOADER_MAX_PROGS];
+	size_t n_progs;
+	int links_updated;
+};
+
+static int libbpf_print_fn(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	char buf[512];
+	size_t n;
+
+	/* libbpf's output goes one level below ours: only shown at debug. */
+	if (log_get_level() < LOG_LVL_DEBUG && level != LIBBPF_WARN)
+		return 0;
+	if (log_get_level() < LOG_LVL_DEBUG)
+		return 0;
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	n = strlen(buf);
+	while (n && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	log_debug("libbpf", "libbpf", "text=\"%s\"", buf);
+	return 0;
+}
+
+static int prog_pin(const struct loader *l, struct bpf_program *p, char *err, size_t errlen)
+{
+	char path[PATH_MAX], tmp[PATH_MAX + 8];
+	int r;
+
+	r = bpfutil_path(path, sizeof(path), l->root, "progs", NULL, bpf_program__name(p));
+	if (r < 0)
+		goto fail;
+	snprintf(tmp, sizeof(tmp), "%s-new", path); /* bpffs rejects dots in names */
+	(void)unlink(tmp);
+	r = bpf_program__pin(p, tmp);
+	if (r < 0)
+		goto fail;
+	/* rename over the old pin: the CNI plugin never sees the path missing */
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	snprintf(err, errlen, "pin program %s under %s/progs: %s", bpf_program__name(p), l->root,
+		 strerror(-r));
+	return r;
+}
+
+static struct bpf_program *prog_by_name(const struct loader *l, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < l->n_progs; i++)
+		if (!strcmp(bpf_program__name(l->progs[i]), name))
+			return l->progs[i];
+	return NULL;
+}
+
+/* Points every live pinned link at the newly loaded program of the same name. */
+static int links_update(struct loader *l)
+{
+	char dir[PATH_MAX], sub[PATH_MAX + NAME_MAX + 2], path[PATH_MAX * 2 + NAME_MAX];
+	struct bpf_program *p;
+	struct dirent *de, *fe;
+	DIR *d, *sd;
+	int fd, r, n = 0;
+
+	if (bpfutil_path(dir, sizeof(dir), l->root, "links", NULL, NULL) < 0)
+		return 0;
+	d = opendir(dir);
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(sub, sizeof(sub), "%s/%s", dir, de->d_name);
+		sd = opendir(sub);
+		if (!sd)
+			continue;
+		while ((fe = readdir(sd))) {
+			p = prog_by_name(l, fe->d_name);
+			if (!p)
+				continue;
+			snprintf(path, sizeof(path), "%s/%s", sub, fe->d_name);
+			fd = bpf_obj_get(path);
+			if (fd < 0)
+				continue;
+			r = bpf_link_update(fd, bpf_program__fd(p), NULL);
+			if (r < 0)
+				log_warn("loader", "link update failed, leaving old program",
+					 "link=%s err=\"%s\"", path, strerror(-r));
+			else
+				n++;
+			close(fd);
+		}
+		closedir(sd);
+	}
+	closedir(d);
+	return n;
+}
+
+static int attach_pinned(struct loader *l, const char *dir, struct bpf_program *p,
+			 int target_fd_or_ifindex, bool is_xdp, char *err, size_t errlen)
+{
+	char ldir[PATH_MAX], lpath[PATH_MAX];
+	struct bpf_link *link;
+	int fd, r;
+
+	r = bpfutil_path(ldir, sizeof(ldir), l->root, "links", dir, NULL);
+	if (r == 0)
+		r = bpfutil_path(lpath, sizeof(lpath), l->root, "links", dir, bpf_program__name(p));
+	if (r < 0) {
+		snprintf(err, errlen, "link path too long under %s", l->root);
+		return r;
+	}
+	if (bpfutil_link_live(l->root, dir, bpf_program__name(p)))
+		return 0; /* already attached (and updated by links_update) */
+	fd = bpf_obj_get(lpath);
+	if (fd >= 0) {
+		close(fd);
+		(void)unlink(lpath);
+	}
+	if (is_xdp)
+		link = bpf_program__attach_xdp(p, target_fd_or_ifindex);
+	else
+		link = bpf_program__attach_cgroup(p, target_fd_or_ifindex);
+	if (!link) {
+		r = -errno;
+		snprintf(err, errlen, "attach %s to %s: %s", bpf_program__name(p), dir,
+			 strerror(-r));
+		return r;
+	}
+	r = bpfutil_mkdirs(ldir);
+	if (r == 0)
+		r = bpf_link__pin(link, lpath);
+	if (r < 0) {
+		snprintf(err, errlen, "pin link %s: %s", lpath, strerror(-r));
+		bpf_link__destroy(link);
+		return r;
+	}
+	bpf_link__disconnect(link); /* the pin keeps it attached after we exit */
+	bpf_link__destroy(link);
+	return 0;
+}
+
+static int attach_cgroup(struct loader *l, const char *cg, char *err, size_t errlen)
+{
+	char type_path[PATH_MAX];
+	int fd, r;
+
+	/* The root cgroup has no cgroup.type: never attach there. */
+	snprintf(type_path, sizeof(type_path), "%s/cgroup.type", cg);
+	if (access(type_path, F_OK) < 0) {
+		snprintf(err, errlen,
+			 "cgroup %s is a cgroup2 root or not a cgroup; refusing to attach sock_ops there",
+			 cg);
+		return -EINVAL;
+	}
+	fd = open(cg, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "open cgroup %s: %s", cg, strerror(-r));
+		return r;
+	}
+	r = attach_pinned(l, "cgroup", l->sockops->progs.sluice_sockops, fd, false, err, errlen);
+	close(fd);
+	return r;
+}
+
+int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char *err,
+	       size_t errlen)
+{
+	char maps_dir[PATH_MAX], progs_dir[PATH_MAX];
+	struct loader *l;
+	struct bpf_program *p;
+	unsigned int ifindex;
+	int r;
+
+	libbpf_set_print(libbpf_print_fn);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	snprintf(l->root, sizeof(l->root), "%s", opts->bpffs_root);
+	r = bpfutil_ensure_bpffs(l->root, err, errlen);
+	if (r < 0)
+		goto err_free;
+	if (bpfutil_path(maps_dir, sizeof(maps_dir), l->root, "maps", NULL, NULL) < 0 ||
+	    bpfutil_path(progs_dir, sizeof(progs_dir), l->root, "progs", NULL, NULL) < 0) {
+		snprintf(err, errlen, "bpffs root path too long: %s", l->root);
+		r = -ENAMETOOLONG;
+		goto err_free;
+	}
+	if ((r = bpfutil_mkdirs(maps_dir)) < 0 || (r = bpfutil_mkdirs(progs_dir)) < 0) {
+		snprintf(err, errlen, "create %s: %s", maps_dir, strerror(-r));
+		goto err_free;
+	}
+
+	{
+		LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps_dir);
+
+#define OPEN_LOAD(field, skel)                                                               \
+	do {                                                                                  \
+		l->field = skel##__open_opts(&oo);                                            \
+		if (!l->field) {                                                              \
+			r = -errno;                                                           \
+			snprintf(err, errlen, "open BPF object %s: %s", #skel, strerror(-r)); \
+			goto err_free;                                                        \
+		}                                                                             \
+		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
+		r = skel##__load(l->field);                                                   \
+		if (r < 0) {                                                                  \
+			snprintf(err, errlen,                                                 \
+				 "load BPF object %s: %s (incompatible pinned map under %s?)", \
+				 #skel, strerror(-r), maps_dir);                              \
+			goto err_free;                                                        \
+		}                                                                             \
+		bpf_object__for_each_program(p, l->field->obj)                               \
+			if (l->n_progs < LOADER_MAX_PROGS)                                    \
+				l->progs[l->n_progs++] = p;                                   \
+	} while (0)
+
+		OPEN_LOAD(tc, tc_pod);
+		OPEN_LOAD(xdp, xdp_node);
+		OPEN_LOAD(sockops, sockops);
+#undef OPEN_LOAD
+	}
+
+	for (size_t i = 0; i < l->n_progs; i++) {
+		r = prog_pin(l, l->progs[i], err, errlen);
+		if (r < 0)
+			goto err_free;
+	}
+	l->links_updated = links_update(l);
+
+	if (opts->cgroup_path) {
+		r = attach_cgroup(l, opts->cgroup_path, err, errlen);
+		if (r < 0)
+			goto err_free;
+	}
+	if (opts->uplink_ifname) {
+		ifindex = if_nametoindex(opts->uplink_ifname);
+		if (!ifindex) {
+			r = -errno;
+			snprintf(err, errlen, "uplink %s: %s", opts->uplink_ifname, strerror(-r));
+			goto err_free;
+		}
+		r = attach_pinned(l, opts->uplink_ifname, l->xdp->progs.sluice_xdp_in, ifindex,
+				  true, err, errlen);
+		if (r < 0)
+			goto err_free;
+	}
+	*ret_loader = l;
+	return 0;
+
+err_free:
+	loader_free(l);
+	return r;
+}
+
+void loader_free(struct loader *l)
+{
+	if (!l)
+		return;
+	tc_pod__destroy(l->tc);
+	xdp_node__destroy(l->xdp);
+	sockops__destroy(l->sockops);
+	free(l);
+}
+
+int loader_map_fd(const struct loader *l, const char *name)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(l->tc->obj, name);
+
+	return m ? bpf_map__fd(m) : -ENOENT;
+}
+
+size_t loader_prog_count(const struct loader *l)
+{
+	return l->n_progs;
+}
+
+const char *loader_prog_name(const struct loader *l, size_t i)
+{
+	return i < l->n_progs ? bpf_program__name(l->progs[i]) : NULL;
+}
+
+int loader_prog_links(const struct loader *l, size_t i)
+{
+	return i < l->n_progs ? bpfutil_count_links(l->root, bpf_program__name(l->progs[i])) : 0;
+}
+
+int loader_links_updated(const struct loader *l)
+{
+	return l->links_updated;
+}
+
+int loader_teardown(const char *bpffs_root, char *err, size_t errlen)
+{
+	int r = bpfutil_rmtree(bpffs_root);
+
+	if (r < 0)
+		snprintf(err, errlen, "remove %s: %s", bpffs_root, strerror(-r));
+	return r;
+}

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Owns the skeletons: opens them with maps pinned under <root>/maps (reusing pins left by an
+ * earlier agent), writes the load-time config, loads, pins programs under <root>/progs, swaps
+ * every pinned link over to the new programs in place, and attaches the agent's own links
+ * (sock_ops on the mesh cgroup, XDP on the node uplink). Nothing here detaches on exit.
+ */
+#ifndef SL_AGENT_LOADER_H
+#define SL_AGENT_LOADER_H
+
+#include <stddef.h>
+
+struct loader_opts {
+	const char *bpffs_root;
+	const char *cgroup_path;   /* mesh cgroup subtree for sock_ops; NULL: not attached */
+	const char *uplink_ifname; /* node uplink for XDP; NULL: not attached */
+	unsigned int log_level;
+};
+
+struct loader;
+
+int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char *err,
+	       size_t errlen) __attribute__((warn_unused_result));
+void loader_free(struct loader *l);
+
+/* fd of a pinned map by name ("sluice_ep"), or -ENOENT. Owned by the loader. */
+int loader_map_fd(const struct loader *l, const char *name);
+
+/* Programs: names and the number of live links each has (for status and /metrics). */
+size_t loader_prog_count(const struct loader *l);
+const char *loader_prog_name(const struct loader *l, size_t i);
+int loader_prog_links(const struct loader *l, size_t i);
+
+/* Links re-pointed at the new programs during loader_new (an upgrade in place). */
+int loader_links_updated(const struct loader *l);
+
+/* Removes every pin under root: links detach, maps go. Used by --teardown. */
+int loader_teardown(const char *bpffs_root, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,360 @@
+// SPDX-License-Identifier: Apache-2.0
+/* sluice-agent: loads and pins the datapath, turns desired state into map writes. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "agent.h"
+#include "agent/api/server.h"
+#include "agent/loader/loader.h"
+#include "apiclient.h"
+#include "bpfutil.h"
+#include "log.h"
+#include "manifest.h"
+
+#define ERRLEN 1024
+#define CONFIG_MAX (1u << 20)
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: sluice-agent [OPTIONS]\n"
+		"Loads Sluice's BPF programs, pins them under a bpffs root, and keeps the maps\n"
+		"in step with the desired state (sluice apply, sluice lab, the CNI plugin).\n\n"
+		"  -c, --config FILE         YAML config (keys as the long options, '-' as '_')\n"
+		"      --bpffs-root DIR      pin root (default %s)\n"
+		"      --api-socket PATH     local API socket (default %s)\n"
+		"      --metrics-address A   /metrics listen address, host:port or \"off\"\n"
+		"                            (default 127.0.0.1:9464)\n"
+		"      --state-file PATH     desired state kept across restarts\n"
+		"                            (default /var/lib/sluice/state.json)\n"
+		"      --cgroup PATH         mesh cgroup subtree for sock_ops (never the root)\n"
+		"      --uplink IFNAME       node uplink for XDP\n"
+		"      --netns PATH          enter this network namespace after opening listeners\n"
+		"      --log-level LEVEL     error, warn, info (default) or debug\n"
+		"      --reconcile-interval S  seconds between drift repairs (default 10)\n"
+		"      --teardown            remove every pin (detaches the datapath) and exit\n"
+		"  -h, --help                this text\n"
+		"  -V, --version             print the version\n",
+		SL_BPFFS_DEFAULT, API_DEFAULT_SOCK);
+}
+
+static int set_str(char *dst, size_t len, const char *v, const char *what)
+{
+	if (strlen(v) >= len) {
+		log_err("agent", "value too long", "option=%s max=%zu", what, len - 1);
+		return -EINVAL;
+	}
+	snprintf(dst, len, "%s", v);
+	return 0;
+}
+
+#define CFG_SET(cfg, field, v, what) set_str((cfg)->field, sizeof((cfg)->field), v, what)
+
+static int config_load(const char *path, struct agent_config *cfg)
+{
+	static const struct {
+		const char *key;
+		size_t off, len;
+	} keys[] = {
+#define K(k, f) { k, offsetof(struct agent_config, f), sizeof(((struct agent_config *)0)->f) }
+		K("bpffs_root", bpffs_root), K("api_socket", api_socket),
+		K("metrics_address", metrics_addr), K("state_file", state_file),
+		K("cgroup", cgroup), K("uplink", uplink), K("netns", netns),
+		K("log_level", log_level),
+#undef K
+	};
+	char err[ERRLEN], *buf = NULL;
+	cJSON *docs = NULL, *doc, *it;
+	size_t i, n;
+	FILE *f;
+	int r = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		r = -errno;
+		log_err("agent", "cannot open config", "file=%s err=\"%s\"", path, strerror(-r));
+		return r;
+	}
+	buf = malloc(CONFIG_MAX + 1);
+	n = buf ? fread(buf, 1, CONFIG_MAX + 1, f) : 0;
+	fclose(f);
+	if (!buf || n > CONFIG_MAX) {
+		log_err("agent", "config too large", "file=%s max=%u", path, CONFIG_MAX);
+		free(buf);
+		return -E2BIG;
+	}
+	r = manifest_parse(buf, n, path, &docs, err, sizeof(err));
+	free(buf);
+	if (r < 0) {
+		log_err("agent", "bad config", "err=\"%s\"", err);
+		return r;
+	}
+	doc = cJSON_GetArrayItem(docs, 0);
+	cJSON_ArrayForEach(it, doc) {
+		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+			if (!strcmp(it->string, keys[i].key))
+				break;
+		if (i == sizeof(keys) / sizeof(keys[0])) {
+			log_err("agent", "unknown config key", "file=%s key=%s", path, it->string);
+			r = -EINVAL;
+			break;
+		}
+		if (!cJSON_IsString(it)) {
+			log_err("agent", "config value must be a string", "file=%s key=%s", path,
+				it->string);
+			r = -EINVAL;
+			break;
+		}
+		r = set_str((char *)cfg + keys[i].off, keys[i].len, it->valuestring, it->string);
+		if (r < 0)
+			break;
+	}
+	cJSON_Delete(docs);
+	return r;
+}
+
+static int enter_netns(const char *path)
+{
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		log_err("agent", "cannot open netns", "netns=%s err=\"%s\"", path, strerror(-r));
+		return r;
+	}
+	r = setns(fd, CLONE_NEWNET) < 0 ? -errno : 0;
+	close(fd);
+	if (r < 0)
+		log_err("agent", "cannot enter netns", "netns=%s err=\"%s\"", path, strerror(-r));
+	return r;
+}
+
+static int run_loop(struct agent *a, int interval)
+{
+	struct itimerspec its = { .it_interval = { .tv_sec = interval },
+				  .it_value = { .tv_sec = interval } };
+	struct epoll_event ev = { .events = EPOLLIN }, got;
+	struct signalfd_siginfo si;
+	sigset_t mask;
+	int sfd, tfd, ep, r = 0;
+	uint64_t ticks;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (sfd < 0 || tfd < 0 || ep < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0) {
+		r = -errno;
+		goto out;
+	}
+	ev.data.fd = sfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev);
+	ev.data.fd = tfd;
+	epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+	for (;;) {
+		if (epoll_wait(ep, &got, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			break;
+		}
+		if (got.data.fd == tfd) {
+			if (read(tfd, &ticks, sizeof(ticks)) < 0)
+				continue;
+			agent_reconcile(a, "timer"); /* logged inside; retried next tick */
+			continue;
+		}
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGHUP) {
+			agent_reconcile(a, "sighup");
+			continue;
+		}
+		log_info("agent", "exiting, datapath stays attached", "signal=%u", si.ssi_signo);
+		break;
+	}
+out:
+	if (sfd >= 0)
+		close(sfd);
+	if (tfd >= 0)
+		close(tfd);
+	if (ep >= 0)
+		close(ep);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	enum { O_BPFFS = 256, O_SOCK, O_METRICS, O_STATE, O_CGROUP, O_UPLINK, O_NETNS, O_LOG,
+	       O_TEARDOWN, O_INTERVAL };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "bpffs-root", required_argument, NULL, O_BPFFS },
+		{ "api-socket", required_argument, NULL, O_SOCK },
+		{ "metrics-address", required_argument, NULL, O_METRICS },
+		{ "state-file", required_argument, NULL, O_STATE },
+		{ "cgroup", required_argument, NULL, O_CGROUP },
+		{ "uplink", required_argument, NULL, O_UPLINK },
+		{ "netns", required_argument, NULL, O_NETNS },
+		{ "log-level", required_argument, NULL, O_LOG },
+		{ "reconcile-interval", required_argument, NULL, O_INTERVAL },
+		{ "teardown", no_argument, NULL, O_TEARDOWN },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{},
+	};
+	struct agent_config cfg = {}, flags = {};
+	struct server *api = NULL, *metrics = NULL;
+	struct agent *a = NULL;
+	char err[ERRLEN] = "", state_dir[256], *slash;
+	const char *config = NULL;
+	bool teardown = false;
+	int c, r, api_fd = -1, met_fd = -1, interval = 10;
+	enum log_level lvl;
+	sigset_t mask;
+
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case O_BPFFS: r = CFG_SET(&flags, bpffs_root, optarg, "--bpffs-root"); goto chk;
+		case O_SOCK: r = CFG_SET(&flags, api_socket, optarg, "--api-socket"); goto chk;
+		case O_METRICS: r = CFG_SET(&flags, metrics_addr, optarg, "--metrics-address"); goto chk;
+		case O_STATE: r = CFG_SET(&flags, state_file, optarg, "--state-file"); goto chk;
+		case O_CGROUP: r = CFG_SET(&flags, cgroup, optarg, "--cgroup"); goto chk;
+		case O_UPLINK: r = CFG_SET(&flags, uplink, optarg, "--uplink"); goto chk;
+		case O_NETNS: r = CFG_SET(&flags, netns, optarg, "--netns"); goto chk;
+		case O_LOG: r = CFG_SET(&flags, log_level, optarg, "--log-level"); goto chk;
+		case O_INTERVAL:
+			interval = atoi(optarg);
+			if (interval < 1) {
+				fprintf(stderr, "sluice-agent: --reconcile-interval: want seconds >= 1, got \"%s\"\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case O_TEARDOWN: teardown = true; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("sluice-agent %s\n", SLUICE_VERSION); return 0;
+		default: usage(stderr); return 2;
+		}
+		continue;
+chk:
+		if (r < 0)
+			return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice-agent: unexpected argument \"%s\"\n", argv[optind]);
+		return 2;
+	}
+	snprintf(cfg.bpffs_root, sizeof(cfg.bpffs_root), "%s", SL_BPFFS_DEFAULT);
+	snprintf(cfg.api_socket, sizeof(cfg.api_socket), "%s", API_DEFAULT_SOCK);
+	snprintf(cfg.metrics_addr, sizeof(cfg.metrics_addr), "127.0.0.1:9464");
+	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
+	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
+	if (config && config_load(config, &cfg) < 0)
+		return 2;
+#define OVERRIDE(f) if (flags.f[0]) memcpy(cfg.f, flags.f, sizeof(cfg.f))
+	OVERRIDE(bpffs_root); OVERRIDE(api_socket); OVERRIDE(metrics_addr); OVERRIDE(state_file);
+	OVERRIDE(cgroup); OVERRIDE(uplink); OVERRIDE(netns); OVERRIDE(log_level);
+#undef OVERRIDE
+	if (log_level_parse(cfg.log_level, &lvl) < 0) {
+		fprintf(stderr, "sluice-agent: log level: want error|warn|info|debug, got \"%s\"\n",
+			cfg.log_level);
+		return 2;
+	}
+	log_set_level(lvl);
+
+	if (teardown) {
+		r = loader_teardown(cfg.bpffs_root, err, sizeof(err));
+		(void)unlink(cfg.state_file);
+		(void)unlink(cfg.api_socket);
+		if (r < 0) {
+			log_err("agent", "teardown failed", "err=\"%s\"", err);
+			return 1;
+		}
+		log_info("agent", "datapath removed", "bpffs=%s", cfg.bpffs_root);
+		return 0;
+	}
+
+	snprintf(state_dir, sizeof(state_dir), "%s", cfg.state_file);
+	slash = strrchr(state_dir, '/');
+	if (slash && slash != state_dir) {
+		*slash = '\0';
+		if (bpfutil_mkdirs(state_dir) < 0)
+			log_warn("agent", "cannot create state directory, state will not persist",
+				 "dir=%s", state_dir);
+	}
+
+	/* Block the signals before any thread starts, so they all go to the signalfd. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	/* Listeners first, in the caller's namespace: /metrics stays on the host's loopback. */
+	if (cfg.metrics_addr[0] && strcmp(cfg.metrics_addr, "off") != 0) {
+		met_fd = server_listen_tcp(cfg.metrics_addr, err, sizeof(err));
+		if (met_fd < 0)
+			goto fail;
+	}
+	api_fd = server_listen_unix(cfg.api_socket, err, sizeof(err));
+	if (api_fd < 0)
+		goto fail;
+	if (cfg.netns[0] && enter_netns(cfg.netns) < 0)
+		goto fail_quiet;
+
+	r = agent_new(&cfg, &a, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	agent_reconcile(a, "startup");
+	r = server_start(SERVER_API, api_fd, a, &api, err, sizeof(err));
+	if (r < 0)
+		goto fail;
+	api_fd = -1;
+	if (met_fd >= 0) {
+		r = server_start(SERVER_METRICS, met_fd, a, &metrics, err, sizeof(err));
+		if (r < 0)
+			goto fail;
+		met_fd = -1;
+	}
+	log_info("agent", "ready", "version=%s api=%s metrics=%s", SLUICE_VERSION,
+		 cfg.api_socket, cfg.metrics_addr[0] ? cfg.metrics_addr : "off");
+	r = run_loop(a, interval);
+	server_stop(api);
+	server_stop(metrics);
+	agent_free(a);
+	return r < 0 ? 1 : 0;
+
+fail:
+	log_err("agent", "start failed", "err=\"%s\"", err);
+fail_quiet:
+	server_stop(api);
+	server_stop(metrics);
+	agent_free(a);
+	if (api_fd >= 0)
+		close(api_fd);
+	if (met_fd >= 0)
+		close(met_fd);
+	return 1;
+}

@@ -1,0 +1,311 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "log.h"
+#include "maps.h"
+
+#define MAPS_MAX_DUMP (1u << 22)
+
+static int bpf_next(void *ctx, int fd, const void *key, void *next)
+{
+	(void)ctx;
+	return bpf_map_get_next_key(fd, key, next) < 0 ? -errno : 0;
+}
+
+static int bpf_lookup(void *ctx, int fd, const void *key, void *val)
+{
+	(void)ctx;
+	return bpf_map_lookup_elem(fd, key, val) < 0 ? -errno : 0;
+}
+
+static int bpf_update(void *ctx, int fd, const void *key, const void *val)
+{
+	(void)ctx;
+	return bpf_map_update_elem(fd, key, val, BPF_ANY) < 0 ? -errno : 0;
+}
+
+static int bpf_delete(void *ctx, int fd, const void *key)
+{
+	(void)ctx;
+	return bpf_map_delete_elem(fd, key) < 0 ? -errno : 0;
+}
+
+const struct map_ops maps_bpf_ops = {
+	.get_next_key = bpf_next,
+	.lookup = bpf_lookup,
+	.update = bpf_update,
+	.delete = bpf_delete,
+};
+
+size_t maps_percpu_size(size_t value_size)
+{
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (ncpu < 1)
+		ncpu = 1;
+	return ((value_size + 7) & ~(size_t)7) * (size_t)ncpu;
+}
+
+int maps_dump(const struct map_ops *ops, int fd, size_t key_size, size_t value_size,
+	      void **ret_entries, size_t *ret_n)
+{
+	size_t rec = key_size + value_size, n = 0, cap = 0;
+	unsigned char *buf = NULL, *nb, *prev = NULL;
+	int err;
+
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if (cap > MAPS_MAX_DUMP) {
+				err = -E2BIG;
+				goto err_free;
+			}
+			nb = realloc(buf, cap * rec);
+			if (!nb) {
+				err = -ENOMEM;
+				goto err_free;
+			}
+			buf = nb;
+			if (n)
+				prev = buf + (n - 1) * rec;
+		}
+		err = ops->get_next_key(ops->ctx, fd, prev, buf + n * rec);
+		if (err == -ENOENT)
+			break;
+		if (err < 0)
+			goto err_free;
+		err = ops->lookup(ops->ctx, fd, buf + n * rec, buf + n * rec + key_size);
+		if (err == -ENOENT)
+			continue; /* deleted under us; prev stays, next round moves on */
+		if (err < 0)
+			goto err_free;
+		prev = buf + n * rec;
+		n++;
+	}
+	*ret_entries = buf;
+	*ret_n = n;
+	return 0;
+err_free:
+	free(buf);
+	return err;
+}
+
+struct journal_op {
+	size_t table;
+	unsigned char *rec; /* key + old value */
+	bool had_old;
+};
+
+struct journal {
+	struct journal_op *ops;
+	size_t n, cap;
+};
+
+static int journal_add(struct journal *j, size_t table, const void *key, size_t ksz,
+		       const void *old, size_t vsz)
+{
+	struct journal_op *n;
+	unsigned char *rec;
+
+	if (j->n == j->cap) {
+		j->cap = j->cap ? j->cap * 2 : 64;
+		n = realloc(j->ops, j->cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		j->ops = n;
+	}
+	rec = malloc(ksz + vsz);
+	if (!rec)
+		return -ENOMEM;
+	memcpy(rec, key, ksz);
+	if (old)
+		memcpy(rec + ksz, old, vsz);
+	j->ops[j->n++] = (struct journal_op){ .table = table, .rec = rec, .had_old = !!old };
+	return 0;
+}
+
+static void journal_undo(const struct map_ops *ops, struct maps_table *t, struct journal *j)
+{
+	struct journal_op *op;
+	size_t i;
+
+	for (i = j->n; i-- > 0;) {
+		op = &j->ops[i];
+		if (op->had_old)
+			(void)ops->update(ops->ctx, t[op->table].fd, op->rec,
+					  op->rec + t[op->table].key_size);
+		else
+			(void)ops->delete(ops->ctx, t[op->table].fd, op->rec);
+	}
+}
+
+static void journal_free(struct journal *j)
+{
+	size_t i;
+
+	for (i = 0; i < j->n; i++)
+		free(j->ops[i].rec);
+	free(j->ops);
+}
+
+static int cmp_key(const void *a, const void *b, void *arg)
+{
+	return memcmp(a, b, *(const size_t *)arg);
+}
+
+struct sorted {
+	unsigned char *recs;
+	size_t n, rec;
+};
+
+static const unsigned char *sorted_find(const struct sorted *s, const void *key, size_t ksz)
+{
+	size_t lo = 0, hi = s->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = (lo + hi) / 2;
+		c = memcmp(s->recs + mid * s->rec, key, ksz);
+		if (c == 0)
+			return s->recs + mid * s->rec;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t n_tables,
+		   struct maps_result *ret_result, char *err, size_t errlen)
+{
+	struct maps_result res = {};
+	struct journal j = {};
+	struct sorted *want = NULL;
+	void **cur = NULL;
+	size_t *n_cur = NULL, ti, i, dsz;
+	unsigned char *old;
+	const unsigned char *w, *c;
+	int r = 0;
+
+	want = calloc(n_tables, sizeof(*want));
+	cur = calloc(n_tables, sizeof(*cur));
+	n_cur = calloc(n_tables, sizeof(*n_cur));
+	if (!want || !cur || !n_cur) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* Read every map and sort the desired records before the first write. */
+	for (ti = 0; ti < n_tables; ti++) {
+		struct maps_table *t = &tables[ti];
+
+		dsz = t->key_size + t->value_size;
+		want[ti].rec = dsz;
+		want[ti].n = t->n;
+		want[ti].recs = malloc(t->n * dsz + 1);
+		if (!want[ti].recs) {
+			r = -ENOMEM;
+			goto out;
+		}
+		if (t->n)
+			memcpy(want[ti].recs, t->entries, t->n * dsz);
+		qsort_r(want[ti].recs, t->n, dsz, cmp_key, &t->key_size);
+		for (i = 1; i < t->n; i++) {
+			if (!memcmp(want[ti].recs + (i - 1) * dsz, want[ti].recs + i * dsz,
+				    t->key_size)) {
+				snprintf(err, errlen, "map %s: two desired entries share a key",
+					 t->name);
+				r = -EINVAL;
+				goto out;
+			}
+		}
+		r = maps_dump(ops, t->fd, t->key_size, t->value_size, &cur[ti], &n_cur[ti]);
+		if (r < 0) {
+			snprintf(err, errlen, "map %s: read failed: %s", t->name, strerror(-r));
+			goto out;
+		}
+		qsort_r(cur[ti], n_cur[ti], dsz, cmp_key, &t->key_size);
+	}
+	/* Upserts, in table order. */
+	for (ti = 0; ti < n_tables; ti++) {
+		struct maps_table *t = &tables[ti];
+		struct sorted have = { .recs = cur[ti], .n = n_cur[ti],
+				       .rec = t->key_size + t->value_size };
+		unsigned char *zbuf = NULL;
+
+		for (i = 0; i < want[ti].n; i++) {
+			w = want[ti].recs + i * want[ti].rec;
+			c = sorted_find(&have, w, t->key_size);
+			if (c && (t->keys_only ||
+				  !memcmp(c + t->key_size, w + t->key_size, t->value_size)))
+				continue;
+			old = c ? (unsigned char *)c + t->key_size : NULL;
+			r = journal_add(&j, ti, w, t->key_size, old, t->value_size);
+			if (r < 0)
+				goto fail;
+			if (t->keys_only) {
+				zbuf = calloc(1, t->value_size);
+				if (!zbuf) {
+					r = -ENOMEM;
+					goto fail;
+				}
+				r = ops->update(ops->ctx, t->fd, w, zbuf);
+				free(zbuf);
+			} else {
+				r = ops->update(ops->ctx, t->fd, w, w + t->key_size);
+			}
+			if (r < 0) {
+				snprintf(err, errlen, "map %s: update failed: %s%s", t->name,
+					 strerror(-r), r == -E2BIG || r == -ENOSPC ?
+					 " (map full: raise its size in the config)" : "");
+				goto fail;
+			}
+			res.updates++;
+		}
+	}
+	/* Deletes, in reverse table order. */
+	for (ti = n_tables; ti-- > 0;) {
+		struct maps_table *t = &tables[ti];
+		size_t rec = t->key_size + t->value_size;
+
+		for (i = 0; i < n_cur[ti]; i++) {
+			c = (unsigned char *)cur[ti] + i * rec;
+			if (sorted_find(&want[ti], c, t->key_size))
+				continue;
+			r = journal_add(&j, ti, c, t->key_size, c + t->key_size, t->value_size);
+			if (r < 0)
+				goto fail;
+			r = ops->delete(ops->ctx, t->fd, c);
+			if (r == -ENOENT)
+				continue;
+			if (r < 0) {
+				snprintf(err, errlen, "map %s: delete failed: %s", t->name,
+					 strerror(-r));
+				goto fail;
+			}
+			res.deletes++;
+		}
+	}
+	*ret_result = res;
+	r = 0;
+	goto out;
+fail:
+	journal_undo(ops, tables, &j);
+	log_debug("maps", "reconcile rolled back", "ops=%zu", j.n);
+out:
+	journal_free(&j);
+	for (ti = 0; want && ti < n_tables; ti++)
+		free(want[ti].recs);
+	for (ti = 0; cur && ti < n_tables; ti++)
+		free(cur[ti]);
+	free(want);
+	free(cur);
+	free(n_cur);
+	return r;
+}

@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The only code that writes BPF maps. A reconcile compares each map with its desired contents
+ * and writes the difference: upserts in table order, then deletes in reverse table order (so
+ * backends exist before the services pointing at them, and services go before their backends).
+ * On the first failed write every change already made is undone, and the error names the map.
+ */
+#ifndef SL_AGENT_MAPS_H
+#define SL_AGENT_MAPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Map syscalls; a unit test passes fakes. Each returns 0 or a negative errno. */
+struct map_ops {
+	int (*get_next_key)(void *ctx, int fd, const void *key, void *next_key);
+	int (*lookup)(void *ctx, int fd, const void *key, void *value);
+	int (*update)(void *ctx, int fd, const void *key, const void *value);
+	int (*delete)(void *ctx, int fd, const void *key);
+	void *ctx;
+};
+
+extern const struct map_ops maps_bpf_ops;
+
+struct maps_table {
+	const char *name;
+	int fd;
+	size_t key_size;
+	size_t value_size;  /* bytes per lookup/update: per-CPU maps pass the whole CPU array */
+	bool keys_only;	    /* only presence matters (per-CPU counters): never overwrite values */
+	/* desired entries: n records of key_size + value_size bytes (value ignored if keys_only) */
+	const void *entries;
+	size_t n;
+};
+
+struct maps_result {
+	size_t updates;
+	size_t deletes;
+};
+
+int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t n_tables,
+		   struct maps_result *ret_result, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* Reads every key/value of a map into a malloc'd array of key+value records. */
+int maps_dump(const struct map_ops *ops, int fd, size_t key_size, size_t value_size,
+	      void **ret_entries, size_t *ret_n) __attribute__((warn_unused_result));
+
+/* Value size of a per-CPU map for one lookup (value rounded to 8 bytes, times possible CPUs). */
+size_t maps_percpu_size(size_t value_size);
+
+#endif

@@ -1,0 +1,819 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "ipaddr.h"
+#include "store.h"
+#include "validate.h"
+
+#define STORE_MAX_EPS	  65536
+#define STORE_MAX_FILE	  (64u << 20)
+
+struct store {
+	cJSON *objs[OBJ_KIND_MAX]; /* object: "ns/name" -> object */
+	struct store_ep *eps;
+	size_t n_eps, cap_eps;
+	unsigned int next_ep_id;
+};
+
+int store_new(struct store **ret_store)
+{
+	struct store *st = calloc(1, sizeof(*st));
+	int i;
+
+	if (!st)
+		return -ENOMEM;
+	for (i = 0; i < OBJ_KIND_MAX; i++) {
+		st->objs[i] = cJSON_CreateObject();
+		if (!st->objs[i]) {
+			store_free(st);
+			return -ENOMEM;
+		}
+	}
+	st->next_ep_id = 1;
+	*ret_store = st;
+	return 0;
+}
+
+void store_free(struct store *st)
+{
+	int i;
+
+	if (!st)
+		return;
+	for (i = 0; i < OBJ_KIND_MAX; i++)
+		cJSON_Delete(st->objs[i]);
+	free(st->eps);
+	free(st);
+}
+
+static const char *str_at(const cJSON *obj, const char *a, const char *b)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, a);
+
+	if (b)
+		v = cJSON_GetObjectItemCaseSensitive(v, b);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static void obj_ns_name(const cJSON *obj, const char **ns, const char **name)
+{
+	*ns = str_at(obj, "metadata", "namespace");
+	*name = str_at(obj, "metadata", "name");
+	if (!*ns)
+		*ns = "";
+	if (!*name)
+		*name = "";
+}
+
+static int map_key(char *buf, size_t len, const char *ns, const char *name)
+{
+	int n = snprintf(buf, len, "%s/%s", ns, name);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static cJSON *result_new(enum obj_kind kind, const char *ns, const char *name,
+			 const char *action)
+{
+	cJSON *r = cJSON_CreateObject();
+
+	if (!r)
+		return NULL;
+	if (!cJSON_AddStringToObject(r, "kind", obj_kind_name(kind)) ||
+	    !cJSON_AddStringToObject(r, "namespace", ns) ||
+	    !cJSON_AddStringToObject(r, "name", name) ||
+	    !cJSON_AddStringToObject(r, "action", action)) {
+		cJSON_Delete(r);
+		return NULL;
+	}
+	return r;
+}
+
+int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
+		size_t errlen)
+{
+	cJSON *copies = NULL, *results = NULL, *it, *c, *kinds = NULL, *r;
+	char key[512];
+	const char *ns, *name;
+	enum obj_kind kind;
+	int err_code = 0, i = 0;
+
+	if (!cJSON_IsArray(items)) {
+		snprintf(err, errlen, "apply: body is not a list of objects");
+		return -EINVAL;
+	}
+	copies = cJSON_CreateArray();
+	kinds = cJSON_CreateArray();
+	results = cJSON_CreateArray();
+	if (!copies || !kinds || !results) {
+		err_code = -ENOMEM;
+		goto out;
+	}
+	/* Pass 1: validate everything on copies; nothing changes on error. */
+	cJSON_ArrayForEach(it, items) {
+		c = cJSON_Duplicate(it, true);
+		if (!c) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+		cJSON_AddItemToArray(copies, c);
+		err_code = obj_validate(c, &kind, err, errlen);
+		if (err_code < 0)
+			goto out;
+		cJSON_AddItemToArray(kinds, cJSON_CreateNumber(kind));
+		obj_ns_name(c, &ns, &name);
+		err_code = map_key(key, sizeof(key), ns, name);
+		if (err_code < 0) {
+			snprintf(err, errlen, "%s %s/%s: metadata.name: too long",
+				 obj_kind_name(kind), ns, name);
+			goto out;
+		}
+		i++;
+	}
+	/* Pass 2: commit. Only allocation can fail here; results are built first. */
+	for (i = 0; i < cJSON_GetArraySize(copies); i++) {
+		const cJSON *old;
+		const char *action;
+
+		c = cJSON_GetArrayItem(copies, i);
+		kind = (enum obj_kind)cJSON_GetArrayItem(kinds, i)->valueint;
+		obj_ns_name(c, &ns, &name);
+		(void)map_key(key, sizeof(key), ns, name);
+		old = cJSON_GetObjectItemCaseSensitive(st->objs[kind], key);
+		action = !old ? "created" : cJSON_Compare(old, c, true) ? "unchanged" : "configured";
+		r = result_new(kind, ns, name, action);
+		if (!r) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+		cJSON_AddItemToArray(results, r);
+	}
+	while (cJSON_GetArraySize(copies) > 0) {
+		c = cJSON_DetachItemFromArray(copies, 0);
+		kind = (enum obj_kind)cJSON_GetArrayItem(kinds, 0)->valueint;
+		cJSON_DeleteItemFromArray(kinds, 0);
+		obj_ns_name(c, &ns, &name);
+		(void)map_key(key, sizeof(key), ns, name);
+		if (cJSON_HasObjectItem(st->objs[kind], key))
+			cJSON_ReplaceItemInObjectCaseSensitive(st->objs[kind], key, c);
+		else
+			cJSON_AddItemToObject(st->objs[kind], key, c);
+	}
+	*ret_results = results;
+	results = NULL;
+out:
+	if (err_code == -ENOMEM)
+		snprintf(err, errlen, "apply: out of memory");
+	cJSON_Delete(copies);
+	cJSON_Delete(kinds);
+	cJSON_Delete(results);
+	return err_code;
+}
+
+int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
+		 size_t errlen)
+{
+	cJSON *results, *it, *r, *c;
+	char key[512];
+	const char *ns, *name, *kstr;
+	enum obj_kind kind;
+
+	if (!cJSON_IsArray(items)) {
+		snprintf(err, errlen, "delete: body is not a list of objects");
+		return -EINVAL;
+	}
+	results = cJSON_CreateArray();
+	if (!results)
+		return -ENOMEM;
+	/* Pass 1: resolve every object; any absent one aborts the whole delete. */
+	cJSON_ArrayForEach(it, items) {
+		kstr = str_at(it, "kind", NULL);
+		if (!kstr || obj_kind_parse(kstr, &kind) < 0) {
+			snprintf(err, errlen, "delete: unsupported kind \"%s\"", kstr ? kstr : "");
+			goto err_free;
+		}
+		c = cJSON_Duplicate(it, true);
+		if (!c)
+			goto err_nomem;
+		if (obj_validate(c, &kind, err, errlen) < 0) {
+			cJSON_Delete(c);
+			goto err_free;
+		}
+		obj_ns_name(c, &ns, &name);
+		if (map_key(key, sizeof(key), ns, name) < 0 ||
+		    !cJSON_HasObjectItem(st->objs[kind], key)) {
+			if (kind == OBJ_NAMESPACE)
+				snprintf(err, errlen, "%s %s: not found", obj_kind_name(kind), name);
+			else
+				snprintf(err, errlen, "%s %s/%s: not found", obj_kind_name(kind),
+					 ns, name);
+			cJSON_Delete(c);
+			cJSON_Delete(results);
+			return -ENOENT;
+		}
+		r = result_new(kind, ns, name, "deleted");
+		cJSON_Delete(c);
+		if (!r)
+			goto err_nomem;
+		cJSON_AddItemToArray(results, r);
+	}
+	/* Pass 2: commit. */
+	cJSON_ArrayForEach(r, results) {
+		(void)obj_kind_parse(str_at(r, "kind", NULL), &kind);
+		(void)map_key(key, sizeof(key), str_at(r, "namespace", NULL),
+			      str_at(r, "name", NULL));
+		cJSON_DeleteItemFromObjectCaseSensitive(st->objs[kind], key);
+	}
+	*ret_results = results;
+	return 0;
+
+err_nomem:
+	snprintf(err, errlen, "delete: out of memory");
+	cJSON_Delete(results);
+	return -ENOMEM;
+err_free:
+	cJSON_Delete(results);
+	return -EINVAL;
+}
+
+/* --- endpoints ------------------------------------------------------------------------------ */
+
+static int copy_str(char *dst, size_t len, const cJSON *v, const char *field, bool required,
+		    char *err, size_t errlen)
+{
+	if (!v || cJSON_IsNull(v)) {
+		if (!required) {
+			dst[0] = '\0';
+			return 0;
+		}
+		snprintf(err, errlen, "cni endpoint: %s: required", field);
+		return -EINVAL;
+	}
+	if (!cJSON_IsString(v) || strlen(v->valuestring) >= len ||
+	    (required && !v->valuestring[0])) {
+		snprintf(err, errlen, "cni endpoint: %s: must be a non-empty string shorter than %zu",
+			 field, len);
+		return -EINVAL;
+	}
+	snprintf(dst, len, "%s", v->valuestring);
+	return 0;
+}
+
+int store_ep_parse(const cJSON *body, struct store_ep *ep, char *err, size_t errlen)
+{
+	const cJSON *ips, *ip, *idx;
+	char buf[48], *slash;
+	int r;
+
+	memset(ep, 0, sizeof(*ep));
+	if (!cJSON_IsObject(body)) {
+		snprintf(err, errlen, "cni endpoint: body is not a JSON object");
+		return -EINVAL;
+	}
+#define GET(f) cJSON_GetObjectItemCaseSensitive(body, f)
+	if ((r = copy_str(ep->container_id, sizeof(ep->container_id), GET("containerID"),
+			  "containerID", true, err, errlen)) < 0 ||
+	    (r = copy_str(ep->pod_ns, sizeof(ep->pod_ns), GET("podNamespace"), "podNamespace",
+			  false, err, errlen)) < 0 ||
+	    (r = copy_str(ep->pod_name, sizeof(ep->pod_name), GET("podName"), "podName", false,
+			  err, errlen)) < 0 ||
+	    (r = copy_str(ep->netns, sizeof(ep->netns), GET("netns"), "netns", false, err,
+			  errlen)) < 0 ||
+	    (r = copy_str(ep->ifname, sizeof(ep->ifname), GET("ifname"), "ifname", false, err,
+			  errlen)) < 0 ||
+	    (r = copy_str(ep->host_ifname, sizeof(ep->host_ifname), GET("hostIfname"),
+			  "hostIfname", true, err, errlen)) < 0)
+		return r;
+	idx = GET("hostIfindex");
+	if (!cJSON_IsNumber(idx) || idx->valuedouble < 1 || idx->valuedouble > 0x7fffffff) {
+		snprintf(err, errlen, "cni endpoint: hostIfindex: must be a positive integer");
+		return -EINVAL;
+	}
+	ep->host_ifindex = idx->valueint;
+	ips = GET("ips");
+#undef GET
+	if (!cJSON_IsArray(ips)) {
+		snprintf(err, errlen, "cni endpoint: ips: must be a list of addresses");
+		return -EINVAL;
+	}
+	cJSON_ArrayForEach(ip, ips) {
+		struct ip_addr a;
+
+		if (!cJSON_IsString(ip) || strlen(ip->valuestring) >= sizeof(buf)) {
+			snprintf(err, errlen, "cni endpoint: ips: entries must be strings");
+			return -EINVAL;
+		}
+		snprintf(buf, sizeof(buf), "%s", ip->valuestring);
+		slash = strchr(buf, '/');
+		if (slash)
+			*slash = '\0';
+		if (ip_parse(buf, &a) < 0) {
+			snprintf(err, errlen, "cni endpoint: ips: not an IP address, got \"%s\"",
+				 ip->valuestring);
+			return -EINVAL;
+		}
+		if (ep->n_ips >= 2) {
+			snprintf(err, errlen, "cni endpoint: ips: at most one IPv4 and one IPv6");
+			return -EINVAL;
+		}
+		snprintf(ep->ips[ep->n_ips++], sizeof(ep->ips[0]), "%s", buf);
+	}
+	return 0;
+}
+
+int store_ep_add(struct store *st, const struct store_ep *ep, unsigned int *ret_ep_id)
+{
+	struct store_ep *slot = NULL, *n;
+	size_t i;
+
+	for (i = 0; i < st->n_eps; i++) {
+		if (!strcmp(st->eps[i].container_id, ep->container_id)) {
+			slot = &st->eps[i];
+			break;
+		}
+	}
+	if (!slot) {
+		if (st->n_eps >= STORE_MAX_EPS)
+			return -ENOSPC;
+		if (st->n_eps == st->cap_eps) {
+			size_t cap = st->cap_eps ? st->cap_eps * 2 : 16;
+
+			n = realloc(st->eps, cap * sizeof(*n));
+			if (!n)
+				return -ENOMEM;
+			st->eps = n;
+			st->cap_eps = cap;
+		}
+		slot = &st->eps[st->n_eps++];
+		*slot = *ep;
+		slot->ep_id = ep->ep_id ? ep->ep_id : st->next_ep_id++;
+	} else {
+		unsigned int id = slot->ep_id;
+
+		*slot = *ep;
+		slot->ep_id = id;
+	}
+	if (slot->ep_id >= st->next_ep_id)
+		st->next_ep_id = slot->ep_id + 1;
+	if (ret_ep_id)
+		*ret_ep_id = slot->ep_id;
+	return 0;
+}
+
+int store_ep_del(struct store *st, const char *container_id)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_eps; i++) {
+		if (!strcmp(st->eps[i].container_id, container_id)) {
+			memmove(&st->eps[i], &st->eps[i + 1],
+				(st->n_eps - i - 1) * sizeof(st->eps[0]));
+			st->n_eps--;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+size_t store_ep_count(const struct store *st)
+{
+	return st->n_eps;
+}
+
+const struct store_ep *store_ep_at(const struct store *st, size_t i)
+{
+	return i < st->n_eps ? &st->eps[i] : NULL;
+}
+
+const struct store_ep *store_ep_for_pod(const struct store *st, const char *ns,
+					const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < st->n_eps; i++)
+		if (!strcmp(st->eps[i].pod_ns, ns) && !strcmp(st->eps[i].pod_name, name))
+			return &st->eps[i];
+	return NULL;
+}
+
+/* --- queries -------------------------------------------------------------------------------- */
+
+int store_count(const struct store *st, enum obj_kind kind)
+{
+	return cJSON_GetArraySize(st->objs[kind]);
+}
+
+const cJSON *store_obj_at(const struct store *st, enum obj_kind kind, int i)
+{
+	return cJSON_GetArrayItem(st->objs[kind], i);
+}
+
+const cJSON *store_obj_get(const struct store *st, enum obj_kind kind, const char *ns,
+			   const char *name)
+{
+	char key[512];
+
+	if (map_key(key, sizeof(key), kind == OBJ_NAMESPACE ? "" : ns, name) < 0)
+		return NULL;
+	return cJSON_GetObjectItemCaseSensitive(st->objs[kind], key);
+}
+
+static int cmp_items(const void *a, const void *b)
+{
+	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
+
+	return strcmp(x->string, y->string);
+}
+
+/* Pod status as the kubelet would report it, from the CNI-registered endpoint. */
+static int pod_add_status(const struct store *st, cJSON *pod)
+{
+	const struct store_ep *ep;
+	const char *ns, *name;
+	cJSON *status, *ips, *ipo;
+	int i;
+
+	obj_ns_name(pod, &ns, &name);
+	ep = store_ep_for_pod(st, ns, name);
+	status = cJSON_GetObjectItemCaseSensitive(pod, "status");
+	if (!ep) {
+		if (!status && !cJSON_AddObjectToObject(pod, "status"))
+			return -ENOMEM;
+		status = cJSON_GetObjectItemCaseSensitive(pod, "status");
+		if (!cJSON_HasObjectItem(status, "phase"))
+			cJSON_AddStringToObject(status, "phase", "Pending");
+		return 0;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(pod, "status");
+	status = cJSON_AddObjectToObject(pod, "status");
+	if (!status)
+		return -ENOMEM;
+	cJSON_AddStringToObject(status, "phase", "Running");
+	if (ep->n_ips > 0)
+		cJSON_AddStringToObject(status, "podIP", ep->ips[0]);
+	ips = cJSON_AddArrayToObject(status, "podIPs");
+	for (i = 0; ips && i < ep->n_ips; i++) {
+		ipo = cJSON_CreateObject();
+		cJSON_AddStringToObject(ipo, "ip", ep->ips[i]);
+		cJSON_AddItemToArray(ips, ipo);
+	}
+	cJSON_AddStringToObject(status, "hostIfname", ep->host_ifname);
+	cJSON_AddNumberToObject(status, "endpointID", ep->ep_id);
+	return 0;
+}
+
+cJSON *store_list(const struct store *st, enum obj_kind kind)
+{
+	int n = cJSON_GetArraySize(st->objs[kind]), i = 0;
+	const cJSON **v = NULL;
+	cJSON *list, *items, *it, *c;
+	char kname[64];
+
+	list = cJSON_CreateObject();
+	snprintf(kname, sizeof(kname), "%sList", obj_kind_name(kind));
+	cJSON_AddStringToObject(list, "apiVersion", "v1");
+	cJSON_AddStringToObject(list, "kind", kname);
+	items = cJSON_AddArrayToObject(list, "items");
+	if (!items)
+		goto err;
+	if (n > 0) {
+		v = calloc(n, sizeof(*v));
+		if (!v)
+			goto err;
+		cJSON_ArrayForEach(it, st->objs[kind])
+			v[i++] = it;
+		qsort(v, n, sizeof(*v), cmp_items);
+	}
+	for (i = 0; i < n; i++) {
+		c = cJSON_Duplicate(v[i], true);
+		if (!c)
+			goto err;
+		cJSON_AddItemToArray(items, c);
+		if (kind == OBJ_POD && pod_add_status(st, c) < 0)
+			goto err;
+	}
+	free(v);
+	return list;
+err:
+	free(v);
+	cJSON_Delete(list);
+	return NULL;
+}
+
+/* Resolves a Service targetPort for one pod: a number, or a named container port. */
+static int pod_target_port(const cJSON *pod, const cJSON *target_port, const char *proto)
+{
+	const cJSON *cs, *c, *ports, *p;
+	const char *pname, *pproto;
+
+	if (cJSON_IsNumber(target_port))
+		return target_port->valueint;
+	if (!cJSON_IsString(target_port))
+		return -1;
+	cs = cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pod, "spec"),
+					      "containers");
+	cJSON_ArrayForEach(c, cs) {
+		ports = cJSON_GetObjectItemCaseSensitive(c, "ports");
+		cJSON_ArrayForEach(p, ports) {
+			pname = str_at(p, "name", NULL);
+			pproto = str_at(p, "protocol", NULL);
+			if (pname && !strcmp(pname, target_port->valuestring) &&
+			    (!pproto || !strcmp(pproto, proto)))
+				return cJSON_GetObjectItemCaseSensitive(p, "containerPort")->valueint;
+		}
+	}
+	return -1;
+}
+
+static cJSON *svc_ports_json(const cJSON *svc_ports)
+{
+	cJSON *out = cJSON_CreateArray(), *o;
+	const cJSON *p;
+
+	cJSON_ArrayForEach(p, svc_ports) {
+		o = cJSON_CreateObject();
+		cJSON_AddStringToObject(o, "name", str_at(p, "name", NULL) ?: "");
+		cJSON_AddNumberToObject(o, "port",
+					cJSON_GetObjectItemCaseSensitive(p, "port")->valueint);
+		cJSON_AddStringToObject(o, "protocol", str_at(p, "protocol", NULL) ?: "TCP");
+		cJSON_AddItemToArray(out, o);
+	}
+	return out;
+}
+
+static void endpoints_from_pods(const struct store *st, const cJSON *svc, const char *ns,
+				cJSON *eps)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
+	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports"), *p, *pod;
+	const struct store_ep *ep;
+	const char *pns, *pname;
+	cJSON *e, *pm;
+	int i, n = store_count(st, OBJ_POD), j, tp;
+
+	for (i = 0; i < n; i++) {
+		pod = store_obj_at(st, OBJ_POD, i);
+		obj_ns_name(pod, &pns, &pname);
+		if (strcmp(pns, ns) != 0)
+			continue;
+		if (!selector_matches_map(sel, cJSON_GetObjectItemCaseSensitive(
+						       cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
+						       "labels")))
+			continue;
+		ep = store_ep_for_pod(st, pns, pname);
+		if (!ep)
+			continue; /* not running yet: no address */
+		for (j = 0; j < ep->n_ips; j++) {
+			e = cJSON_CreateObject();
+			cJSON_AddStringToObject(e, "ip", ep->ips[j]);
+			cJSON_AddStringToObject(e, "pod", pname);
+			cJSON_AddBoolToObject(e, "ready", true);
+			cJSON_AddNumberToObject(e, "endpointID", ep->ep_id);
+			pm = cJSON_AddObjectToObject(e, "ports");
+			cJSON_ArrayForEach(p, ports) {
+				tp = pod_target_port(pod,
+						     cJSON_GetObjectItemCaseSensitive(p, "targetPort"),
+						     str_at(p, "protocol", NULL) ?: "TCP");
+				if (tp > 0)
+					cJSON_AddNumberToObject(pm, str_at(p, "name", NULL) ?: "",
+								tp);
+			}
+			if (cJSON_GetArraySize(pm) > 0)
+				cJSON_AddNumberToObject(e, "port", pm->child->valueint);
+			cJSON_AddItemToArray(eps, e);
+		}
+	}
+}
+
+static void endpoints_from_slices(const struct store *st, const char *svc_name, const char *ns,
+				  cJSON *eps)
+{
+	const cJSON *es, *lbl, *ep, *addr, *cond, *ready, *ports, *p, *tref;
+	const char *ens, *ename, *owner;
+	cJSON *e, *pm;
+	int i, n = store_count(st, OBJ_ENDPOINTSLICE);
+
+	for (i = 0; i < n; i++) {
+		es = store_obj_at(st, OBJ_ENDPOINTSLICE, i);
+		obj_ns_name(es, &ens, &ename);
+		lbl = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(es, "metadata"), "labels");
+		owner = str_at(lbl, "kubernetes.io/service-name", NULL);
+		if (strcmp(ens, ns) != 0 || !owner || strcmp(owner, svc_name) != 0)
+			continue;
+		ports = cJSON_GetObjectItemCaseSensitive(es, "ports");
+		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(es, "endpoints")) {
+			cond = cJSON_GetObjectItemCaseSensitive(ep, "conditions");
+			ready = cJSON_GetObjectItemCaseSensitive(cond, "ready");
+			tref = cJSON_GetObjectItemCaseSensitive(ep, "targetRef");
+			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(ep, "addresses")) {
+				e = cJSON_CreateObject();
+				cJSON_AddStringToObject(e, "ip", addr->valuestring);
+				cJSON_AddStringToObject(e, "pod", str_at(tref, "name", NULL) ?: "");
+				/* unset ready means ready (EndpointConditions) */
+				cJSON_AddBoolToObject(e, "ready", !cJSON_IsFalse(ready));
+				pm = cJSON_AddObjectToObject(e, "ports");
+				cJSON_ArrayForEach(p, ports)
+					cJSON_AddNumberToObject(
+						pm, str_at(p, "name", NULL) ?: "",
+						cJSON_GetObjectItemCaseSensitive(p, "port")->valueint);
+				if (cJSON_GetArraySize(pm) > 0)
+					cJSON_AddNumberToObject(e, "port", pm->child->valueint);
+				cJSON_AddItemToArray(eps, e);
+			}
+		}
+	}
+}
+
+cJSON *store_service_endpoints(const struct store *st)
+{
+	const cJSON *svc, *spec, *sel;
+	const char *ns, *name;
+	cJSON *items = cJSON_CreateArray(), *item, *eps;
+	int i, n = store_count(st, OBJ_SERVICE);
+
+	if (!items)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		svc = store_obj_at(st, OBJ_SERVICE, i);
+		obj_ns_name(svc, &ns, &name);
+		spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
+		sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+		item = cJSON_CreateObject();
+		cJSON_AddStringToObject(item, "namespace", ns);
+		cJSON_AddStringToObject(item, "service", name);
+		cJSON_AddItemToObject(item, "ports",
+				      svc_ports_json(cJSON_GetObjectItemCaseSensitive(spec, "ports")));
+		eps = cJSON_AddArrayToObject(item, "endpoints");
+		if (cJSON_GetArraySize(sel) > 0)
+			endpoints_from_pods(st, svc, ns, eps);
+		else
+			endpoints_from_slices(st, name, ns, eps);
+		cJSON_AddItemToArray(items, item);
+	}
+	return items;
+}
+
+/* --- persistence ---------------------------------------------------------------------------- */
+
+static cJSON *ep_to_json(const struct store_ep *ep)
+{
+	cJSON *o = cJSON_CreateObject(), *ips;
+	int i;
+
+	cJSON_AddStringToObject(o, "containerID", ep->container_id);
+	cJSON_AddStringToObject(o, "podNamespace", ep->pod_ns);
+	cJSON_AddStringToObject(o, "podName", ep->pod_name);
+	cJSON_AddStringToObject(o, "netns", ep->netns);
+	cJSON_AddStringToObject(o, "ifname", ep->ifname);
+	cJSON_AddStringToObject(o, "hostIfname", ep->host_ifname);
+	cJSON_AddNumberToObject(o, "hostIfindex", ep->host_ifindex);
+	cJSON_AddNumberToObject(o, "endpointID", ep->ep_id);
+	ips = cJSON_AddArrayToObject(o, "ips");
+	for (i = 0; i < ep->n_ips; i++)
+		cJSON_AddItemToArray(ips, cJSON_CreateString(ep->ips[i]));
+	return o;
+}
+
+int store_save(const struct store *st, const char *path)
+{
+	cJSON *root = cJSON_CreateObject(), *objs, *eps, *it;
+	char tmp[4096];
+	char *txt = NULL;
+	FILE *f = NULL;
+	size_t i;
+	int k, err = 0;
+
+	if (!root)
+		return -ENOMEM;
+	objs = cJSON_AddArrayToObject(root, "objects");
+	eps = cJSON_AddArrayToObject(root, "endpoints");
+	for (k = 0; k < OBJ_KIND_MAX; k++)
+		cJSON_ArrayForEach(it, st->objs[k])
+			cJSON_AddItemToArray(objs, cJSON_Duplicate(it, true));
+	for (i = 0; i < st->n_eps; i++)
+		cJSON_AddItemToArray(eps, ep_to_json(&st->eps[i]));
+	txt = cJSON_PrintUnformatted(root);
+	if (!txt) {
+		err = -ENOMEM;
+		goto out;
+	}
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		err = -ENAMETOOLONG;
+		goto out;
+	}
+	f = fopen(tmp, "w");
+	if (!f) {
+		err = -errno;
+		goto out;
+	}
+	if (fputs(txt, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0)
+		err = -errno ?: -EIO;
+	if (fclose(f) != 0 && !err)
+		err = -errno;
+	if (!err && rename(tmp, path) < 0)
+		err = -errno;
+	if (err)
+		(void)unlink(tmp);
+out:
+	free(txt);
+	cJSON_Delete(root);
+	return err;
+}
+
+int store_load(struct store *st, const char *path, char *err, size_t errlen)
+{
+	cJSON *root = NULL, *results = NULL, *it;
+	struct store_ep ep;
+	const cJSON *id;
+	char *buf = NULL;
+	long len;
+	FILE *f;
+	int r = 0;
+
+	f = fopen(path, "r");
+	if (!f) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(err, errlen, "open %s: %s", path, strerror(-r));
+		return r;
+	}
+	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 || len > (long)STORE_MAX_FILE ||
+	    fseek(f, 0, SEEK_SET) < 0) {
+		snprintf(err, errlen, "%s: unreadable or larger than %u bytes", path, STORE_MAX_FILE);
+		fclose(f);
+		return -EFBIG;
+	}
+	buf = malloc(len + 1);
+	if (!buf || fread(buf, 1, len, f) != (size_t)len) {
+		fclose(f);
+		free(buf);
+		snprintf(err, errlen, "read %s failed", path);
+		return -EIO;
+	}
+	fclose(f);
+	buf[len] = '\0';
+	root = cJSON_Parse(buf);
+	free(buf);
+	if (!cJSON_IsObject(root)) {
+		snprintf(err, errlen, "%s: not a Sluice state file", path);
+		r = -EINVAL;
+		goto out;
+	}
+	r = store_apply(st, cJSON_GetObjectItemCaseSensitive(root, "objects"), &results, err,
+			errlen);
+	if (r < 0)
+		goto out;
+	cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(root, "endpoints")) {
+		r = store_ep_parse(it, &ep, err, errlen);
+		if (r < 0)
+			goto out;
+		id = cJSON_GetObjectItemCaseSensitive(it, "endpointID");
+		ep.ep_id = cJSON_IsNumber(id) ? (unsigned int)id->valuedouble : 0;
+		r = store_ep_add(st, &ep, NULL);
+		if (r < 0)
+			goto out;
+	}
+out:
+	cJSON_Delete(results);
+	cJSON_Delete(root);
+	return r;
+}
+
+int store_clone(const struct store *st, struct store **ret_copy)
+{
+	struct store *c;
+	int i, r;
+
+	r = store_new(&c);
+	if (r < 0)
+		return r;
+	for (i = 0; i < OBJ_KIND_MAX; i++) {
+		cJSON_Delete(c->objs[i]);
+		c->objs[i] = cJSON_Duplicate(st->objs[i], true);
+		if (!c->objs[i]) {
+			store_free(c);
+			return -ENOMEM;
+		}
+	}
+	if (st->n_eps) {
+		c->eps = malloc(st->n_eps * sizeof(*c->eps));
+		if (!c->eps) {
+			store_free(c);
+			return -ENOMEM;
+		}
+		memcpy(c->eps, st->eps, st->n_eps * sizeof(*c->eps));
+	}
+	c->n_eps = c->cap_eps = st->n_eps;
+	c->next_ep_id = st->next_ep_id;
+	*ret_copy = c;
+	return 0;
+}
