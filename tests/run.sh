@@ -14,7 +14,7 @@ failed=()
 want() { [ -z "$FILTER" ] || [[ "$1" == *"$FILTER"* ]]; }
 
 run_cmocka() {
-	local bin=$1 name out rc p f
+	local bin=$1 name out rc p f s
 	name=$(basename "$bin")
 	want "$name" || return 0
 	out=$("$bin" 2>&1); rc=$?
@@ -23,7 +23,8 @@ run_cmocka() {
 	fi
 	p=$(grep -oE '\[  PASSED  \] [0-9]+' <<<"$out" | awk '{s+=$NF} END {print s+0}')
 	f=$(grep -oE '\[  FAILED  \] [0-9]+ test' <<<"$out" | awk '{s+=$(NF-1)} END {print s+0}')
-	pass=$((pass + p))
+	s=$(grep -oE '\[  SKIPPED \] [0-9]+ test' <<<"$out" | awk '{s+=$(NF-1)} END {print s+0}')
+	pass=$((pass + p)); skip=$((skip + s))
 	if [ $rc -ne 0 ] || [ "$f" -gt 0 ]; then
 		[ "$f" -gt 0 ] || f=1
 		fail=$((fail + f)); failed+=("$name")

@@ -282,8 +282,12 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 			if (r < 0)
 				goto fail;
 			r = ops->delete(ops->ctx, t->fd, c);
-			if (r == -ENOENT)
+			if (r == -ENOENT) {
+				/* gone already: nothing to restore on rollback */
+				free(j.ops[--j.n].rec);
+				r = 0;
 				continue;
+			}
 			if (r < 0) {
 				snprintf(err, errlen, "map %s: delete failed: %s", t->name,
 					 strerror(-r));
@@ -296,6 +300,8 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 	r = 0;
 	goto out;
 fail:
+	if (r == -ENOMEM && !err[0])
+		snprintf(err, errlen, "reconcile: out of memory");
 	journal_undo(ops, tables, &j);
 	log_debug("maps", "reconcile rolled back", "ops=%zu", j.n);
 out:

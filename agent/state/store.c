@@ -95,6 +95,24 @@ static cJSON *result_new(enum obj_kind kind, const char *ns, const char *name,
 	return r;
 }
 
+/* Keeps each kind's objects in key order, so iteration (and fresh ids) never depend on the
+ * order objects were applied in. */
+static void obj_insert_sorted(cJSON *objs, const char *key, cJSON *c)
+{
+	const cJSON *it;
+	int idx = 0;
+
+	cJSON_AddItemToObject(objs, key, c); /* sets c->string */
+	cJSON_ArrayForEach(it, objs) {
+		if (it != c && strcmp(it->string, key) > 0)
+			break;
+		if (it != c)
+			idx++;
+	}
+	cJSON_DetachItemViaPointer(objs, c);
+	cJSON_InsertItemInArray(objs, idx, c);
+}
+
 int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
 		size_t errlen)
 {
@@ -126,7 +144,12 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		err_code = obj_validate(c, &kind, err, errlen);
 		if (err_code < 0)
 			goto out;
-		cJSON_AddItemToArray(kinds, cJSON_CreateNumber(kind));
+		r = cJSON_CreateNumber(kind);
+		if (!r) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+		cJSON_AddItemToArray(kinds, r);
 		obj_ns_name(c, &ns, &name);
 		err_code = map_key(key, sizeof(key), ns, name);
 		if (err_code < 0) {
@@ -163,7 +186,7 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		if (cJSON_HasObjectItem(st->objs[kind], key))
 			cJSON_ReplaceItemInObjectCaseSensitive(st->objs[kind], key, c);
 		else
-			cJSON_AddItemToObject(st->objs[kind], key, c);
+			obj_insert_sorted(st->objs[kind], key, c);
 	}
 	*ret_results = results;
 	results = NULL;

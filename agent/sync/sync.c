@@ -34,6 +34,16 @@ static int vec_push(struct vec *v, const void *key, size_t ksz, const void *val,
 	return 0;
 }
 
+static bool vec_has_key(const struct vec *v, const void *key, size_t ksz)
+{
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (!memcmp(v->buf + i * v->rec, key, ksz))
+			return true;
+	return false;
+}
+
 static void addr_to_abi(const struct ip_addr *a, __u32 out[4], __u8 *family)
 {
 	memset(out, 0, 16);
@@ -201,11 +211,15 @@ int sync_build(const struct store *st, const void *cur_svc, size_t n_cur_svc,
 			if (ip_parse(e->ips[j], &a) < 0)
 				continue;
 			addr_to_abi(&a, k.addr, &k.family);
+			if (vec_has_key(&ep, &k, sizeof(k)))
+				continue; /* a stale registration of a reused address: first wins */
 			r = vec_push(&ep, &k, sizeof(k), &v, sizeof(v));
 			if (r < 0)
 				goto err_free;
 		}
 		ifindex = (__u32)e->host_ifindex;
+		if (vec_has_key(&es, &ifindex, sizeof(ifindex)))
+			continue;
 		r = vec_push(&es, &ifindex, sizeof(ifindex), NULL, ep_stats_value_size);
 		if (r < 0)
 			goto err_free;

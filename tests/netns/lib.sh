@@ -82,5 +82,5 @@ wait_for() {
 # map_sum MAP KEY_HEX_BYTES FIELD, e.g. map_sum sluice_stats "0 0 0 0" packets
 map_sum() {
 	bpftool -j map lookup pinned "$BPFFS/maps/$1" key hex $2 2>/dev/null |
-		jq "[.values[].value.$3] | add"
+		jq "[(.formatted // .).values[].value.$3] | add"
 }

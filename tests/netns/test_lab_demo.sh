@@ -46,14 +46,15 @@ grep -q "sluice_endpoint_packets_total{k8s_namespace_name=\"default\",k8s_pod_na
 
 # A long-lived TCP stream web-1 -> client while the agent dies and comes back.
 web1=$(pod_ip web-1)
-"$SLUICE" lab exec --name "$LAB" web-1 -- socat TCP-LISTEN:9000,reuseaddr \
-	SYSTEM:'while :; do echo tick; sleep 0.05; done' >/dev/null 2>&1 &
+printf '#!/bin/sh\nwhile true; do echo tick; sleep 0.05; done\n' >"$TMP/ticker"
+chmod +x "$TMP/ticker"
+"$SLUICE" lab exec --name "$LAB" web-1 -- socat TCP-LISTEN:9000,reuseaddr EXEC:"$TMP/ticker" \
+	>"$TMP/srv.log" 2>&1 &
 srv=$!; on_cleanup "kill $srv"
-wait_for 5 in_pod client sh -c "ss -H -tln | grep -q . ; true"
-sleep 0.3
+wait_for 5 in_pod web-1 sh -c "ss -Htln | grep -q ':9000 '" || fail "stream server not listening"
 "$SLUICE" lab exec --name "$LAB" client -- socat -u TCP:"$web1":9000 OPEN:"$TMP/ticks",creat,append &
 cli=$!; on_cleanup "kill $cli"
-wait_for 5 test -s "$TMP/ticks" || fail "stream did not start"
+wait_for 5 test -s "$TMP/ticks" || { sleep 1; cat $TMP/srv.log; fail "stream did not start ($web1)"; }
 
 apid=$("$SLUICE" lab info --name "$LAB" | jq -r .agentPid)
 kill -9 "$apid"

@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Pins the layout of every struct in bpf/include/sl_abi.h. BPF programs and pinned maps outlive
+ * the agent, so a change here must come with a new map name (STYLE.md section 5); update the
+ * numbers below only together with that rename.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "sl_abi.h"
+
+#define OFF(type, field, want) assert_int_equal(offsetof(struct type, field), want)
+#define SZ(type, want)	       assert_int_equal(sizeof(struct type), want)
+
+static void sl_ep_key__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_ep_key, 20);
+	OFF(sl_ep_key, addr, 0);
+	OFF(sl_ep_key, family, 16);
+	OFF(sl_ep_key, pad, 17);
+	assert_int_equal(sizeof(((struct sl_ep_key *)0)->pad), 3);
+}
+
+static void sl_ep_val__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_ep_val, 16);
+	OFF(sl_ep_val, ifindex, 0);
+	OFF(sl_ep_val, ep_id, 4);
+	OFF(sl_ep_val, flags, 8);
+	OFF(sl_ep_val, pad, 12);
+}
+
+static void sl_svc_key__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_svc_key, 20);
+	OFF(sl_svc_key, addr, 0);
+	OFF(sl_svc_key, port, 16);
+	OFF(sl_svc_key, proto, 18);
+	OFF(sl_svc_key, family, 19);
+}
+
+static void sl_svc_val__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_svc_val, 16);
+	OFF(sl_svc_val, svc_id, 0);
+	OFF(sl_svc_val, count, 4);
+	OFF(sl_svc_val, flags, 6);
+	OFF(sl_svc_val, affinity_timeout, 8);
+	OFF(sl_svc_val, pad, 12);
+}
+
+static void sl_backend_key__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_backend_key, 8);
+	OFF(sl_backend_key, svc_id, 0);
+	OFF(sl_backend_key, slot, 4);
+}
+
+static void sl_backend_val__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_backend_val, 24);
+	OFF(sl_backend_val, addr, 0);
+	OFF(sl_backend_val, port, 16);
+	OFF(sl_backend_val, family, 18);
+	OFF(sl_backend_val, flags, 19);
+	OFF(sl_backend_val, ep_id, 20);
+}
+
+static void sl_stat_val__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_stat_val, 16);
+	OFF(sl_stat_val, packets, 0);
+	OFF(sl_stat_val, bytes, 8);
+}
+
+static void sl_ep_stats__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_ep_stats, 32);
+	OFF(sl_ep_stats, from_pod_packets, 0);
+	OFF(sl_ep_stats, from_pod_bytes, 8);
+	OFF(sl_ep_stats, to_pod_packets, 16);
+	OFF(sl_ep_stats, to_pod_bytes, 24);
+}
+
+static void sl_config__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_config, 8);
+	OFF(sl_config, log_level, 0);
+	OFF(sl_config, flags, 4);
+}
+
+static void sl_stat__indices__pinned(void **state)
+{
+	(void)state;
+	/* slots of the pinned sluice_stats array: renumbering breaks counters across upgrades */
+	assert_int_equal(SL_STAT_TC_IN_PASS, 0);
+	assert_int_equal(SL_STAT_TC_OUT_PASS, 1);
+	assert_int_equal(SL_STAT_XDP_IN_PASS, 2);
+	assert_int_equal(SL_STAT_SOCK_ACTIVE_EST, 3);
+	assert_int_equal(SL_STAT_SOCK_PASSIVE_EST, 4);
+	assert_int_equal(SL_STAT_PARSE_ERROR, 5);
+	assert_int_equal(SL_STAT_NON_IP, 6);
+	assert_int_equal(SL_STAT_EP_MISS, 7);
+	assert_int_equal(SL_STAT_MAX, 8);
+}
+
+static void sl_abi__constants__pinned(void **state)
+{
+	(void)state;
+	assert_int_equal(SL_AF_INET, 2);
+	assert_int_equal(SL_AF_INET6, 10);
+	assert_int_equal(SL_SVC_F_AFFINITY, 1);
+	assert_int_equal(SL_SVC_F_NODEPORT, 2);
+	assert_int_equal(SL_MAX_ENDPOINTS, 65536);
+	assert_int_equal(SL_MAX_SERVICES, 65536);
+	assert_int_equal(SL_MAX_BACKENDS, 262144);
+	assert_int_equal(SL_MAX_BACKENDS_PER_SVC, 1024);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sl_ep_key__layout__pinned),
+		cmocka_unit_test(sl_ep_val__layout__pinned),
+		cmocka_unit_test(sl_svc_key__layout__pinned),
+		cmocka_unit_test(sl_svc_val__layout__pinned),
+		cmocka_unit_test(sl_backend_key__layout__pinned),
+		cmocka_unit_test(sl_backend_val__layout__pinned),
+		cmocka_unit_test(sl_stat_val__layout__pinned),
+		cmocka_unit_test(sl_ep_stats__layout__pinned),
+		cmocka_unit_test(sl_config__layout__pinned),
+		cmocka_unit_test(sl_stat__indices__pinned),
+		cmocka_unit_test(sl_abi__constants__pinned),
+	};
+
+	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
+}
