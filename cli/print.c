@@ -530,12 +530,18 @@ void print_endpoints_col(const cJSON *item, char *buf, size_t len)
 		cJSON_ArrayForEach(e, eps) {
 			const char *ip = jstr(e, "ip");
 
+			const cJSON *tp = p ? jget(jget(e, "ports"), jstr(p, "name") ?: "") : NULL;
+			char tport[32];
+
 			if (!ip || !*ip || !cJSON_IsTrue(jget(e, "ready")))
 				continue;
+			/* the endpoint's own (target) port when the agent resolved one */
+			if (tp)
+				scalar_str(tp, tport, sizeof(tport));
 			count++;
 			if (shown == EP_MAX_SHOWN)
 				continue;
-			ep_append(buf, len, &off, ip, p ? port : NULL);
+			ep_append(buf, len, &off, ip, tp ? tport : p ? port : NULL);
 			shown++;
 		}
 	}

@@ -14,6 +14,7 @@
 #include <microhttpd.h>
 
 #include "agent/agent.h"
+#include "bpfutil.h"
 #include "log.h"
 #include "server.h"
 
@@ -47,8 +48,8 @@ int server_listen_unix(const char *path, char *err, size_t errlen)
 	slash = strrchr(dir, '/');
 	if (slash && slash != dir) {
 		*slash = '\0';
-		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-			r = -errno;
+		r = bpfutil_mkdirs(dir);
+		if (r < 0) {
 			snprintf(err, errlen, "create %s: %s", dir, strerror(-r));
 			return r;
 		}
