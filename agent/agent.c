@@ -421,45 +421,23 @@ char *agent_http(struct agent *a, const char *method, const char *url, const cha
 
 /* --- metrics -------------------------------------------------------------------------------- */
 
-static void sum_percpu_stats(int fd, __u32 key, struct sl_stat_val *out)
+/* Sums a per-CPU value made only of __u64 counters over every CPU into out. */
+static void percpu_sum(int fd, __u32 key, void *out, size_t size)
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
-	struct sl_stat_val *v;
+	size_t n = size / sizeof(__u64), i;
+	int ncpu = libbpf_num_possible_cpus(), c;
+	__u64 *v, *o = out;
 
-	memset(out, 0, sizeof(*out));
+	memset(out, 0, size);
 	if (ncpu < 1)
 		return;
-	v = calloc(ncpu, sizeof(*v));
+	v = calloc((size_t)ncpu, size);
 	if (!v)
 		return;
-	if (bpf_map_lookup_elem(fd, &key, v) == 0) {
-		for (i = 0; i < ncpu; i++) {
-			out->packets += v[i].packets;
-			out->bytes += v[i].bytes;
-		}
-	}
-	free(v);
-}
-
-static void sum_ep_stats(int fd, __u32 ifindex, struct sl_ep_stats *out)
-{
-	int ncpu = libbpf_num_possible_cpus(), i;
-	struct sl_ep_stats *v;
-
-	memset(out, 0, sizeof(*out));
-	if (ncpu < 1)
-		return;
-	v = calloc(ncpu, sizeof(*v));
-	if (!v)
-		return;
-	if (bpf_map_lookup_elem(fd, &ifindex, v) == 0) {
-		for (i = 0; i < ncpu; i++) {
-			out->from_pod_packets += v[i].from_pod_packets;
-			out->from_pod_bytes += v[i].from_pod_bytes;
-			out->to_pod_packets += v[i].to_pod_packets;
-			out->to_pod_bytes += v[i].to_pod_bytes;
-		}
-	}
+	if (bpf_map_lookup_elem(fd, &key, v) == 0)
+		for (c = 0; c < ncpu; c++)
+			for (i = 0; i < n; i++)
+				o[i] += v[(size_t)c * n + i];
 	free(v);
 }
 
@@ -515,14 +493,14 @@ char *agent_metrics(struct agent *a)
 	fprintf(f, "# HELP sluice_datapath_packets_total Packets seen by the datapath, by counter.\n"
 		   "# TYPE sluice_datapath_packets_total counter\n");
 	for (k = 0; k < SL_STAT_MAX; k++) {
-		sum_percpu_stats(fd, k, &sv);
+		percpu_sum(fd, k, &sv, sizeof(sv));
 		fprintf(f, "sluice_datapath_packets_total{counter=\"%s\"} %llu\n", stat_names[k],
 			(unsigned long long)sv.packets);
 	}
 	fprintf(f, "# HELP sluice_datapath_bytes_total Bytes seen by the datapath, by counter.\n"
 		   "# TYPE sluice_datapath_bytes_total counter\n");
 	for (k = 0; k < SL_STAT_MAX; k++) {
-		sum_percpu_stats(fd, k, &sv);
+		percpu_sum(fd, k, &sv, sizeof(sv));
 		fprintf(f, "sluice_datapath_bytes_total{counter=\"%s\"} %llu\n", stat_names[k],
 			(unsigned long long)sv.bytes);
 	}
@@ -531,7 +509,7 @@ char *agent_metrics(struct agent *a)
 		   "# TYPE sluice_endpoint_packets_total counter\n");
 	for (i = 0; i < store_ep_count(a->store); i++) {
 		ep = store_ep_at(a->store, i);
-		sum_ep_stats(fd, (__u32)ep->host_ifindex, &es);
+		percpu_sum(fd, (__u32)ep->host_ifindex, &es, sizeof(es));
 		fprintf(f, "sluice_endpoint_packets_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"from_pod\"} %llu\n",
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.from_pod_packets);
 		fprintf(f, "sluice_endpoint_packets_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",
@@ -541,7 +519,7 @@ char *agent_metrics(struct agent *a)
 		   "# TYPE sluice_endpoint_bytes_total counter\n");
 	for (i = 0; i < store_ep_count(a->store); i++) {
 		ep = store_ep_at(a->store, i);
-		sum_ep_stats(fd, (__u32)ep->host_ifindex, &es);
+		percpu_sum(fd, (__u32)ep->host_ifindex, &es, sizeof(es));
 		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"from_pod\"} %llu\n",
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.from_pod_bytes);
 		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",

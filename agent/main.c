@@ -23,6 +23,7 @@
 #include "agent/loader/loader.h"
 #include "apiclient.h"
 #include "bpfutil.h"
+#include "fileio.h"
 #include "log.h"
 #include "manifest.h"
 
@@ -81,22 +82,13 @@ static int config_load(const char *path, struct agent_config *cfg)
 	char err[ERRLEN], *buf = NULL;
 	cJSON *docs = NULL, *doc, *it;
 	size_t i, n;
-	FILE *f;
 	int r = 0;
 
-	f = fopen(path, "r");
-	if (!f) {
+	buf = fileio_read_path(path, CONFIG_MAX, &n);
+	if (!buf) {
 		r = -errno;
-		log_err("agent", "cannot open config", "file=%s err=\"%s\"", path, strerror(-r));
+		log_err("agent", "cannot read config", "file=%s err=\"%s\"", path, strerror(-r));
 		return r;
-	}
-	buf = malloc(CONFIG_MAX + 1);
-	n = buf ? fread(buf, 1, CONFIG_MAX + 1, f) : 0;
-	fclose(f);
-	if (!buf || n > CONFIG_MAX) {
-		log_err("agent", "config too large", "file=%s max=%u", path, CONFIG_MAX);
-		free(buf);
-		return -E2BIG;
 	}
 	r = manifest_parse(buf, n, path, &docs, err, sizeof(err));
 	free(buf);

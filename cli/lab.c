@@ -30,6 +30,7 @@
 #include "apiclient.h"
 #include "bpfutil.h"
 #include "cli/lab.h"
+#include "fileio.h"
 #include "manifest.h"
 
 #define LAB_RUN_DIR	"/run/sluice/lab"
@@ -140,6 +141,20 @@ static int write_file(const char *path, const char *s)
 	return r;
 }
 
+/* In a forked child: stdout and stderr append to log, stdin reads /dev/null. */
+static void stdio_to(const char *log)
+{
+	int fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+
+	if (fd >= 0) {
+		dup2(fd, 1);
+		dup2(fd, 2);
+	}
+	fd = open("/dev/null", O_RDONLY);
+	if (fd >= 0)
+		dup2(fd, 0);
+}
+
 /* --- state file ---------------------------------------------------------------------------- */
 
 static void lab_paths(struct lab *l, const char *name, const char *bpffs, const char *sock,
@@ -204,43 +219,6 @@ static int state_save(const struct lab *l)
 	return r;
 }
 
-static char *slurp(const char *path, size_t max, size_t *ret_len)
-{
-	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	size_t len = 0, cap = 65536, n;
-	char *buf, *nb;
-
-	if (!f)
-		return NULL;
-	buf = malloc(cap + 1);
-	while (buf && (n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len > max) {
-			free(buf);
-			buf = NULL;
-			errno = E2BIG;
-			break;
-		}
-		if (len == cap) {
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-		}
-	}
-	if (f != stdin)
-		fclose(f);
-	if (buf) {
-		buf[len] = '\0';
-		*ret_len = len;
-	}
-	return buf;
-}
-
 static int state_load(struct lab *l, const char *name)
 {
 	char path[PATH_MAX];
@@ -249,7 +227,7 @@ static int state_load(struct lab *l, const char *name)
 	char *s;
 
 	snprintf(path, sizeof(path), "%s/%s/lab.json", LAB_RUN_DIR, name);
-	s = slurp(path, LAB_MAX_FILE, &len);
+	s = fileio_read_path(path, LAB_MAX_FILE, &len);
 	if (!s)
 		return -ENOENT;
 	l->state = cJSON_Parse(s);
@@ -307,7 +285,7 @@ static int agent_start(struct lab *l)
 	struct timespec ts = { .tv_nsec = 50 * 1000 * 1000 };
 	cJSON *pid_item;
 	pid_t pid;
-	int i, fd;
+	int i;
 
 	snprintf(bin, sizeof(bin), "%s/sluice-agent", l->bindir);
 	snprintf(log, sizeof(log), "%s/agent.log", l->dir);
@@ -318,14 +296,7 @@ static int agent_start(struct lab *l)
 		return -errno;
 	if (pid == 0) {
 		setsid();
-		fd = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		fd = open("/dev/null", O_RDONLY);
-		if (fd >= 0)
-			dup2(fd, 0);
+		stdio_to(log);
 		execl(bin, bin, "--bpffs-root", l->bpffs, "--api-socket", l->sock,
 		      "--state-file", state, "--cgroup", l->cgroup, "--uplink", LAB_UPLINK,
 		      "--netns", netns, "--metrics-address", l->metrics, (char *)NULL);
@@ -342,7 +313,7 @@ static int agent_start(struct lab *l)
 
 		if (waitpid(pid, &st, WNOHANG) == pid) {
 			size_t n;
-			char *txt = slurp(log, 1 << 20, &n);
+			char *txt = fileio_read_path(log, 1 << 20, &n);
 
 			lab_err("sluice-agent exited at start:\n%s", txt ? txt : "(no log)");
 			free(txt);
@@ -588,14 +559,7 @@ static pid_t pod_spawn(const struct lab *l, const char *netns, const char *cgrou
 	fd = open(netns, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || setns(fd, CLONE_NEWNET) < 0)
 		_exit(126);
-	fd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (fd >= 0) {
-		dup2(fd, 1);
-		dup2(fd, 2);
-	}
-	fd = open("/dev/null", O_RDONLY);
-	if (fd >= 0)
-		dup2(fd, 0);
+	stdio_to(logpath);
 	/* what a pod sees of itself (downward-API style), a private TMPDIR, then spec env */
 	setenv("POD_NAME", name, 1);
 	setenv("POD_NAMESPACE", ns, 1);
@@ -854,7 +818,7 @@ static int lab_up(struct lab *l, const char *file)
 		}
 		free(rp);
 	}
-	buf = slurp(file, LAB_MAX_FILE, &len);
+	buf = fileio_read_path(file, LAB_MAX_FILE, &len);
 	if (!buf)
 		return lab_err("cannot read %s: %s", file, strerror(errno));
 	r = manifest_parse(buf, len, file, &items, err, sizeof(err));

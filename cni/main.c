@@ -17,6 +17,7 @@
 #include "apiclient.h"
 #include "bpfutil.h"
 #include "cni/errors.h"
+#include "fileio.h"
 #include "nl.h"
 
 #define STDIN_MAX (1u << 20)
@@ -45,38 +46,6 @@ static int cni_error(const char *version, int code, const char *msg, const char 
 	free(s);
 	cJSON_Delete(o);
 	return 1;
-}
-
-static char *read_stdin(size_t *ret_len)
-{
-	size_t cap = 4096, len = 0, n;
-	char *buf = malloc(cap + 1), *nb;
-
-	while (buf) {
-		n = fread(buf + len, 1, cap - len, stdin);
-		len += n;
-		if (len > STDIN_MAX) {
-			free(buf);
-			errno = E2BIG;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		if (len == cap) {
-			cap *= 2;
-			nb = realloc(buf, cap + 1);
-			if (!nb) {
-				free(buf);
-				return NULL;
-			}
-			buf = nb;
-		}
-	}
-	if (buf) {
-		buf[len] = '\0';
-		*ret_len = len;
-	}
-	return buf;
 }
 
 /* CNI_ARGS: "IgnoreUnknown=1;K8S_POD_NAMESPACE=ns;K8S_POD_NAME=name;..." */
@@ -320,7 +289,7 @@ int main(void)
 		printf("{\"cniVersion\":\"1.1.0\",\"supportedVersions\":[\"0.4.0\",\"1.0.0\",\"1.1.0\"]}\n");
 		return 0;
 	}
-	in = read_stdin(&len);
+	in = fileio_read(stdin, STDIN_MAX, &len);
 	if (!in)
 		return cni_error(NULL, CNI_ERR_IO, "reading the network configuration failed",
 				 errno == E2BIG ? "stdin larger than 1 MiB" : strerror(errno));

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fileio.h"
 #include "ipaddr.h"
 #include "store.h"
 #include "validate.h"
@@ -757,33 +758,17 @@ int store_load(struct store *st, const char *path, char *err, size_t errlen)
 	struct store_ep ep;
 	const cJSON *id;
 	char *buf = NULL;
-	long len;
-	FILE *f;
+	size_t len;
 	int r = 0;
 
-	f = fopen(path, "r");
-	if (!f) {
+	buf = fileio_read_path(path, STORE_MAX_FILE, &len);
+	if (!buf) {
 		if (errno == ENOENT)
 			return 0;
 		r = -errno;
-		snprintf(err, errlen, "open %s: %s", path, strerror(-r));
+		snprintf(err, errlen, "read %s: %s", path, strerror(-r));
 		return r;
 	}
-	if (fseek(f, 0, SEEK_END) < 0 || (len = ftell(f)) < 0 || len > (long)STORE_MAX_FILE ||
-	    fseek(f, 0, SEEK_SET) < 0) {
-		snprintf(err, errlen, "%s: unreadable or larger than %u bytes", path, STORE_MAX_FILE);
-		fclose(f);
-		return -EFBIG;
-	}
-	buf = malloc(len + 1);
-	if (!buf || fread(buf, 1, len, f) != (size_t)len) {
-		fclose(f);
-		free(buf);
-		snprintf(err, errlen, "read %s failed", path);
-		return -EIO;
-	}
-	fclose(f);
-	buf[len] = '\0';
 	root = cJSON_Parse(buf);
 	free(buf);
 	if (!cJSON_IsObject(root)) {

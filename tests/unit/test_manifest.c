@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "lib/fileio.h"
 #include "lib/manifest.h"
 
 #ifndef FIXTURE_DIR
@@ -22,26 +23,12 @@
 static char *fixture_read(const char *name, size_t *ret_len)
 {
 	char path[512];
-	size_t n, cap = 4096, len = 0;
-	char *buf = malloc(cap), *nb;
-	FILE *f;
+	char *buf;
 
 	snprintf(path, sizeof(path), "%s/%s", FIXTURE_DIR, name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s", path);
-	assert_non_null(buf);
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			nb = realloc(buf, cap * 2);
-			assert_non_null(nb);
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
-	*ret_len = len;
+	buf = fileio_read_path(path, 1u << 24, ret_len);
+	if (!buf)
+		fail_msg("cannot read fixture %s", path);
 	return buf;
 }
 

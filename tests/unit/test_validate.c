@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "agent/state/validate.h"
+#include "lib/fileio.h"
 #include "lib/manifest.h"
 
 #ifndef FIXTURE_DIR
@@ -23,26 +24,14 @@
 static cJSON *fixture_items(const char *name)
 {
 	char path[512], err[256];
-	size_t n, cap = 4096, len = 0;
-	char *buf = malloc(cap), *nb;
 	cJSON *items = NULL;
-	FILE *f;
+	size_t len;
+	char *buf;
 
 	snprintf(path, sizeof(path), "%s/%s", FIXTURE_DIR, name);
-	f = fopen(path, "rb");
-	if (!f)
-		fail_msg("cannot open fixture %s", path);
-	assert_non_null(buf);
-	while ((n = fread(buf + len, 1, cap - len, f)) > 0) {
-		len += n;
-		if (len == cap) {
-			nb = realloc(buf, cap * 2);
-			assert_non_null(nb);
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	fclose(f);
+	buf = fileio_read_path(path, 1u << 24, &len);
+	if (!buf)
+		fail_msg("cannot read fixture %s", path);
 	if (manifest_parse(buf, len, name, &items, err, sizeof(err)) != 0)
 		fail_msg("%s", err);
 	free(buf);
