@@ -24,7 +24,7 @@ endif
 .DELETE_ON_ERROR:
 .SECONDARY:
 .SUFFIXES:
-.PHONY: all deps test test-unit test-bpf test-netns bench demo install clean
+.PHONY: FORCE all deps test test-unit test-bpf test-netns bench demo install clean
 
 # Debian packages the build, tests and lab need (checked by dpkg, installed only when missing).
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnl-3-dev \
@@ -77,9 +77,13 @@ all: $(DEPS_STAMP) $(BINS)
 deps:
 	$(Q)scripts/deps.sh $(DEB_PKGS)
 
-$(DEPS_STAMP): Makefile scripts/deps.sh
+# Checked on every run (a quarter second of dpkg-query): a package removed since the last build
+# is installed again. Everything else depends on the stamp order-only, so nothing rebuilds.
+$(DEPS_STAMP): FORCE
 	$(Q)scripts/deps.sh $(DEB_PKGS)
 	$(Q)mkdir -p $(@D) && touch $@
+
+FORCE:
 
 # --- BPF --------------------------------------------------------------------------------------
 $(O)/include/vmlinux.h: | $(DEPS_STAMP)
