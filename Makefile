@@ -30,11 +30,12 @@ endif
 DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnl-3-dev \
 	libnl-route-3-dev libcjson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev \
 	libcurl4-openssl-dev libssl-dev pkg-config containernetworking-plugins iproute2 \
-	curl socat nginx-light procps util-linux jq
+	curl socat nginx-light procps util-linux jq libxdp-dev xdp-tools \
+	iptables nftables sockperf
 
 DEPS_STAMP := $(O)/.deps-ok
 
-PKGS     := libbpf libcjson yaml-0.1 libmicrohttpd libcurl libmnl libelf zlib
+PKGS     := libbpf libxdp libcjson yaml-0.1 libmicrohttpd libcurl libmnl libelf zlib
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -148,7 +149,11 @@ test: all $(UNIT_BINS) $(BPFT_BINS)
 demo: all
 	$(Q)O=$(O) scripts/demo.sh
 
-bench: all $(BPFT_BINS)
+# bench/bench.mk adds the benchmark's own programs to BENCH_BINS.
+BENCH_BINS :=
+-include bench/bench.mk
+
+bench: all $(BPFT_BINS) $(BENCH_BINS)
 	$(Q)O=$(O) bench/run.sh
 
 install: all

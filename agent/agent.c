@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +34,14 @@ struct agent {
 	unsigned long reconcile_errors;
 	unsigned long api_requests;
 	unsigned long api_errors;
+	unsigned long map_full_errors;
+	struct ip_addr node_addrs[8]; /* the uplink's addresses: where NodePorts listen */
+	size_t n_node_addrs;
 };
 
 static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
+	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -47,31 +53,58 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_PARSE_ERROR] = "parse_error",
 	[SL_STAT_NON_IP] = "non_ip",
 	[SL_STAT_EP_MISS] = "endpoint_miss",
+	[SL_STAT_SOCK_LB] = "sock_lb",
+	[SL_STAT_SOCK_REVNAT] = "sock_revnat",
+	[SL_STAT_NO_BACKEND] = "no_backend",
+	[SL_STAT_TC_DNAT] = "tc_dnat",
+	[SL_STAT_TC_REVNAT] = "tc_revnat",
+	[SL_STAT_XDP_DNAT] = "xdp_dnat",
+	[SL_STAT_UP_REVNAT] = "uplink_revnat",
+	[SL_STAT_CT_HIT] = "ct_hit",
+	[SL_STAT_CT_NEW] = "ct_new",
+	[SL_STAT_CT_FULL] = "ct_full",
+	[SL_STAT_FRAGMENT] = "fragment",
+	[SL_STAT_L4_UNSUPPORTED] = "l4_unsupported",
+	[SL_STAT_MAGLEV_MISS] = "maglev_miss",
 };
 
 /* Reconciles the maps against st. Caller holds the lock. */
 static int reconcile_locked(struct agent *a, const struct store *st, const char *why,
 			    char *err, size_t errlen)
 {
-	size_t es_size = maps_percpu_size(sizeof(struct sl_ep_stats));
+	size_t es_size = maps_percpu_size(sizeof(struct sl_ep_stats)), i;
 	int fd_ep = loader_map_fd(a->loader, "sluice_ep");
 	int fd_es = loader_map_fd(a->loader, "sluice_ep_stats");
 	int fd_svc = loader_map_fd(a->loader, "sluice_svc");
 	int fd_bk = loader_map_fd(a->loader, "sluice_backend");
+	int fd_mg = loader_map_fd(a->loader, "sluice_maglev");
+	struct sync_input in = {
+		.ep_stats_value_size = es_size,
+		.node_addrs = a->node_addrs, .n_node_addrs = a->n_node_addrs,
+		.maglev_size = a->cfg.maglev_table_size,
+	};
+	struct maps_maglev *mg = NULL;
 	struct sync_desired d = {};
-	struct maps_result res = {};
-	void *cur_svc = NULL;
-	size_t n_cur_svc = 0;
+	struct maps_result res = {}, mres = {};
+	void *cur_svc = NULL, *cur_bk = NULL;
 	int r;
 
 	a->reconcile_runs++;
 	r = maps_dump(&maps_bpf_ops, fd_svc, sizeof(struct sl_svc_key), sizeof(struct sl_svc_val),
-		      &cur_svc, &n_cur_svc);
+		      &cur_svc, &in.n_cur_svc);
 	if (r < 0) {
 		snprintf(err, errlen, "map sluice_svc: read failed: %s", strerror(-r));
 		goto out;
 	}
-	r = sync_build(st, cur_svc, n_cur_svc, es_size, &d, err, errlen);
+	r = maps_dump(&maps_bpf_ops, fd_bk, sizeof(struct sl_backend_key),
+		      sizeof(struct sl_backend_val), &cur_bk, &in.n_cur_backend);
+	if (r < 0) {
+		snprintf(err, errlen, "map sluice_backend: read failed: %s", strerror(-r));
+		goto out;
+	}
+	in.cur_svc = cur_svc;
+	in.cur_backend = cur_bk;
+	r = sync_build(st, &in, &d, err, errlen);
 	if (r < 0)
 		goto out;
 	{
@@ -94,6 +127,24 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	}
 	if (r < 0)
 		goto out;
+	/* Maglev tables after the backends they point into; a table never names a missing slot. */
+	if (d.n_maglev) {
+		mg = calloc(d.n_maglev, sizeof(*mg));
+		if (!mg) {
+			r = -ENOMEM;
+			snprintf(err, errlen, "reconcile: out of memory");
+			goto out;
+		}
+	}
+	for (i = 0; i < d.n_maglev; i++)
+		mg[i] = (struct maps_maglev){ .svc_id = d.maglev[i].svc_id,
+					      .size = d.maglev[i].size,
+					      .table = d.maglev[i].table };
+	r = maps_maglev_sync(fd_mg, mg, d.n_maglev, &mres, err, errlen);
+	if (r < 0)
+		goto out;
+	res.updates += mres.updates;
+	res.deletes += mres.deletes;
 	a->reconcile_last_writes = res.updates + res.deletes;
 	a->reconcile_writes += a->reconcile_last_writes;
 	if (a->reconcile_last_writes)
@@ -102,11 +153,50 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	else
 		log_debug("agent", "reconciled, no change", "why=%s", why);
 out:
-	if (r < 0)
+	if (r < 0) {
 		a->reconcile_errors++;
+		if (strstr(err, "(map full")) {
+			a->map_full_errors++;
+			log_err("agent", "map full", "why=%s err=\"%s\"", why, err);
+		}
+	}
+	free(mg);
 	free(cur_svc);
+	free(cur_bk);
 	sync_desired_free(&d);
 	return r;
+}
+
+/* The uplink's addresses (NodePorts answer on them); none without an uplink. */
+static void node_addrs_load(struct agent *a)
+{
+	struct ifaddrs *ifa, *it;
+	struct ip_addr *na;
+
+	a->n_node_addrs = 0;
+	if (!a->cfg.uplink[0] || getifaddrs(&ifa) < 0)
+		return;
+	for (it = ifa; it; it = it->ifa_next) {
+		if (!it->ifa_addr || strcmp(it->ifa_name, a->cfg.uplink) ||
+		    a->n_node_addrs >= sizeof(a->node_addrs) / sizeof(a->node_addrs[0]))
+			continue;
+		na = &a->node_addrs[a->n_node_addrs];
+		memset(na, 0, sizeof(*na));
+		if (it->ifa_addr->sa_family == AF_INET) {
+			na->family = AF_INET;
+			memcpy(na->a, &((struct sockaddr_in *)it->ifa_addr)->sin_addr, 4);
+		} else if (it->ifa_addr->sa_family == AF_INET6) {
+			/* link-local addresses need a scope: NodePorts are not served there */
+			if (IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)it->ifa_addr)->sin6_addr))
+				continue;
+			na->family = AF_INET6;
+			memcpy(na->a, &((struct sockaddr_in6 *)it->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		a->n_node_addrs++;
+	}
+	freeifaddrs(ifa);
 }
 
 int agent_reconcile(struct agent *a, const char *why)
@@ -146,9 +236,11 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.cgroup_path = cfg->cgroup[0] ? cfg->cgroup : NULL;
 	lo.uplink_ifname = cfg->uplink[0] ? cfg->uplink : NULL;
 	lo.log_level = lvl;
+	lo.sizes = cfg->sizes;
 	r = loader_new(&lo, &a->loader, err, errlen);
 	if (r < 0)
 		goto err_free;
+	node_addrs_load(a);
 	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
 		 cfg->bpffs_root, loader_links_updated(a->loader),
 		 store_count(a->store, OBJ_POD) + store_count(a->store, OBJ_SERVICE),
@@ -481,6 +573,9 @@ char *agent_metrics(struct agent *a)
 	fprintf(f, "# HELP sluice_reconcile_errors_total Failed reconciles.\n"
 		   "# TYPE sluice_reconcile_errors_total counter\n"
 		   "sluice_reconcile_errors_total %lu\n", a->reconcile_errors);
+	fprintf(f, "# HELP sluice_map_full_errors_total Reconciles that failed on a full map.\n"
+		   "# TYPE sluice_map_full_errors_total counter\n"
+		   "sluice_map_full_errors_total %lu\n", a->map_full_errors);
 	fprintf(f, "# HELP sluice_api_requests_total Local API requests.\n"
 		   "# TYPE sluice_api_requests_total counter\nsluice_api_requests_total %lu\n",
 		a->api_requests);

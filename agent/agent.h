@@ -8,6 +8,8 @@
 
 #include <stdio.h>
 
+#include "agent/loader/loader.h"
+
 struct agent_config {
 	char bpffs_root[256];
 	char api_socket[256];
@@ -17,6 +19,8 @@ struct agent_config {
 	char uplink[16];
 	char netns[256];
 	char log_level[16];
+	struct loader_map_sizes sizes; /* 0: default */
+	unsigned int maglev_table_size; /* prime; 0: SL_MAGLEV_DEFAULT */
 };
 
 struct agent;

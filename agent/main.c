@@ -26,6 +26,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "manifest.h"
+#include "sl_abi.h"
 
 #define ERRLEN 1024
 #define CONFIG_MAX (1u << 20)
@@ -66,6 +67,73 @@ static int set_str(char *dst, size_t len, const char *v, const char *what)
 
 #define CFG_SET(cfg, field, v, what) set_str((cfg)->field, sizeof((cfg)->field), v, what)
 
+static bool is_prime(unsigned long n)
+{
+	unsigned long d;
+
+	if (n < 2)
+		return false;
+	for (d = 2; d * d <= n; d++)
+		if (n % d == 0)
+			return false;
+	return true;
+}
+
+/*
+ * Numeric keys: map sizes and the Maglev table size. Returns 1 when it was one of them, 0 when
+ * not, -EINVAL with a logged error naming key and value when it was but the value is bad.
+ */
+static int config_number(const char *path, const cJSON *it, struct agent_config *cfg)
+{
+	static const struct {
+		const char *key;
+		size_t off;
+		unsigned long min, max;
+	} keys[] = {
+#define N(k, f, lo, hi) { k, offsetof(struct agent_config, f), lo, hi }
+		N("map_size_endpoints", sizes.endpoints, 16, 1u << 24),
+		N("map_size_services", sizes.services, 16, 1u << 24),
+		N("map_size_backends", sizes.backends, 16, 1u << 26),
+		N("map_size_conntrack", sizes.conntrack, 1024, 1u << 26),
+		N("map_size_affinity", sizes.affinity, 16, 1u << 24),
+		N("map_size_sock_rev", sizes.sock_rev, 1024, 1u << 26),
+		N("map_size_maglev_services", sizes.maglev_services, 1, 1u << 16),
+		N("maglev_table_size", maglev_table_size, 251, SL_MAGLEV_MAX),
+#undef N
+	};
+	unsigned long v;
+	char *end;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(it->string, keys[i].key))
+			break;
+	if (i == sizeof(keys) / sizeof(keys[0]))
+		return 0;
+	if (cJSON_IsNumber(it) && it->valuedouble >= 0 && it->valuedouble == (double)(unsigned long)it->valuedouble) {
+		v = (unsigned long)it->valuedouble;
+	} else if (cJSON_IsString(it)) {
+		errno = 0;
+		v = strtoul(it->valuestring, &end, 10);
+		if (errno || end == it->valuestring || *end)
+			v = 0;
+	} else {
+		v = 0;
+	}
+	if (v < keys[i].min || v > keys[i].max) {
+		log_err("agent", "bad config value", "file=%s key=%s want=\"integer %lu..%lu\"", path,
+			it->string, keys[i].min, keys[i].max);
+		return -EINVAL;
+	}
+	if (!strcmp(it->string, "maglev_table_size") && !is_prime(v)) {
+		log_err("agent", "bad config value", "file=%s key=%s value=%lu want=prime", path,
+			it->string, v);
+		return -EINVAL;
+	}
+	*(unsigned int *)((char *)cfg + keys[i].off) = (unsigned int)v;
+	return 1;
+}
+
 static int config_load(const char *path, struct agent_config *cfg)
 {
 	static const struct {
@@ -98,6 +166,13 @@ static int config_load(const char *path, struct agent_config *cfg)
 	}
 	doc = cJSON_GetArrayItem(docs, 0);
 	cJSON_ArrayForEach(it, doc) {
+		r = config_number(path, it, cfg);
+		if (r < 0)
+			break;
+		if (r > 0) {
+			r = 0;
+			continue;
+		}
 		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 			if (!strcmp(it->string, keys[i].key))
 				break;
@@ -276,7 +351,11 @@ chk:
 	log_set_level(lvl);
 
 	if (teardown) {
-		r = loader_teardown(cfg.bpffs_root, err, sizeof(err));
+		/* the uplink lives in --netns: enter it so XDP can be detached there */
+		if (cfg.netns[0] && enter_netns(cfg.netns) < 0)
+			return 1;
+		r = loader_teardown(cfg.bpffs_root, cfg.uplink[0] ? cfg.uplink : NULL, err,
+				    sizeof(err));
 		(void)unlink(cfg.state_file);
 		(void)unlink(cfg.api_socket);
 		if (r < 0) {

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,23 +13,28 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <xdp/libxdp.h>
 
 #include "bpfutil.h"
 #include "log.h"
 #include "loader.h"
 #include "sl_abi.h"
+#include "sock_lb.skel.h"
 #include "sockops.skel.h"
 #include "tc_pod.skel.h"
 #include "xdp_node.skel.h"
 
-#define LOADER_MAX_PROGS 8
+#define LOADER_MAX_PROGS 16
 
 struct loader {
 	char root[PATH_MAX];
 	struct tc_pod *tc;
 	struct xdp_node *xdp;
 	struct sockops *sockops;
+	struct sock_lb *sock_lb;
 	struct bpf_program *progs[LOADER_MAX_PROGS];
+	char xdp_mode[16];
 	size_t n_progs;
 	int links_updated;
 };
@@ -176,6 +182,7 @@ static int attach_pinned(struct loader *l, const char *dir, struct bpf_program *
 static int attach_cgroup(struct loader *l, const char *cg, char *err, size_t errlen)
 {
 	char type_path[PATH_MAX];
+	struct bpf_program *p;
 	int fd, r;
 
 	/* The root cgroup has no cgroup.type: never attach there. */
@@ -193,7 +200,136 @@ static int attach_cgroup(struct loader *l, const char *cg, char *err, size_t err
 		return r;
 	}
 	r = attach_pinned(l, "cgroup", l->sockops->progs.sluice_sockops, fd, false, err, errlen);
+	bpf_object__for_each_program(p, l->sock_lb->obj) {
+		if (r < 0)
+			break;
+		r = attach_pinned(l, "cgroup", p, fd, false, err, errlen);
+	}
 	close(fd);
+	return r;
+}
+
+static void sizes_apply(struct bpf_object *obj, const struct loader_map_sizes *sz)
+{
+	static const struct {
+		const char *map;
+		size_t off;
+	} tab[] = {
+#define S(m, f) { m, offsetof(struct loader_map_sizes, f) }
+		S("sluice_ep", endpoints), S("sluice_ep_stats", endpoints),
+		S("sluice_svc", services), S("sluice_backend", backends),
+		S("sluice_ct", conntrack), S("sluice_affinity", affinity),
+		S("sluice_sk_rev", sock_rev), S("sluice_maglev", maglev_services),
+#undef S
+	};
+	struct bpf_map *m;
+	unsigned int v;
+	size_t i;
+
+	for (i = 0; i < sizeof(tab) / sizeof(tab[0]); i++) {
+		memcpy(&v, (const char *)sz + tab[i].off, sizeof(v));
+		m = bpf_object__find_map_by_name(obj, tab[i].map);
+		if (m && v)
+			(void)bpf_map__set_max_entries(m, v); /* only fails after load */
+	}
+}
+
+/* The program named sluice_xdp_in attached to ifindex, as libxdp sees it, or NULL. */
+static struct xdp_program *xdp_find_ours(struct xdp_multiprog *mp)
+{
+	struct xdp_program *xp;
+
+	if (!mp || libxdp_get_error(mp))
+		return NULL;
+	if (xdp_multiprog__is_legacy(mp)) {
+		xp = xdp_multiprog__main_prog(mp);
+		return xp && !strcmp(xdp_program__name(xp), "sluice_xdp_in") ? xp : NULL;
+	}
+	for (xp = xdp_multiprog__next_prog(NULL, mp); xp; xp = xdp_multiprog__next_prog(xp, mp))
+		if (!strcmp(xdp_program__name(xp), "sluice_xdp_in"))
+			return xp;
+	return NULL;
+}
+
+/*
+ * XDP on the uplink through libxdp, so other XDP users share the interface through its
+ * dispatcher; native mode where the driver has it, generic (skb) otherwise. Kernels that refuse
+ * the dispatcher (it needs freplace programs) get the program attached alone, said once in the
+ * log. An agent restart replaces its own program atomically. A link pinned by an older agent
+ * keeps being used (links_update already switched it to the new program).
+ */
+static int attach_xdp(struct loader *l, const char *ifname, int ifindex, char *err,
+		      size_t errlen)
+{
+	int fd = bpf_program__fd(l->xdp->progs.sluice_xdp_in), r;
+	enum xdp_attach_mode mode = XDP_MODE_NATIVE;
+	struct xdp_multiprog *mp;
+	struct xdp_program *xp = NULL, *old;
+
+	if (bpfutil_link_live(l->root, ifname, "sluice_xdp_in")) {
+		snprintf(l->xdp_mode, sizeof(l->xdp_mode), "link");
+		return 0;
+	}
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	old = xdp_find_ours(mp);
+	if (old && xdp_multiprog__is_legacy(mp)) {
+		LIBBPF_OPTS(bpf_xdp_attach_opts, xo, .old_prog_fd = xdp_program__fd(old));
+		__u32 flags = XDP_FLAGS_REPLACE |
+			      (xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? XDP_FLAGS_SKB_MODE
+									: XDP_FLAGS_DRV_MODE);
+
+		r = bpf_xdp_attach(ifindex, fd, flags, &xo);
+		snprintf(l->xdp_mode, sizeof(l->xdp_mode), "%s",
+			 xdp_multiprog__attach_mode(mp) == XDP_MODE_SKB ? "skb" : "native");
+		xdp_multiprog__close(mp);
+		if (r < 0)
+			goto fail;
+		return 0;
+	}
+	if (old) {
+		mode = xdp_multiprog__attach_mode(mp);
+		r = xdp_program__detach(old, ifindex, mode, 0);
+		if (r < 0) {
+			xdp_multiprog__close(mp);
+			goto fail;
+		}
+	}
+	if (mp && !libxdp_get_error(mp))
+		xdp_multiprog__close(mp);
+	xp = xdp_program__from_fd(fd);
+	r = libxdp_get_error(xp);
+	if (r) {
+		xp = NULL;
+		goto fail;
+	}
+	(void)xdp_program__set_chain_call_enabled(xp, XDP_PASS, true);
+	r = xdp_program__attach(xp, ifindex, XDP_MODE_NATIVE, 0);
+	if (r < 0) {
+		mode = XDP_MODE_SKB;
+		log_warn("loader", "native XDP refused, trying generic (skb) mode", "ifname=%s err=\"%s\"",
+			 ifname, strerror(-r));
+		r = xdp_program__attach(xp, ifindex, XDP_MODE_SKB, 0);
+	}
+	if (r < 0)
+		goto fail;
+	mp = xdp_multiprog__get_from_ifindex(ifindex);
+	if (mp && !libxdp_get_error(mp) && xdp_multiprog__is_legacy(mp)) {
+		snprintf(l->xdp_mode, sizeof(l->xdp_mode), "%s",
+			 mode == XDP_MODE_SKB ? "skb" : "native");
+		log_warn("loader",
+			 "XDP dispatcher unavailable (the kernel refused its freplace program): "
+			 "sluice_xdp_in attached alone, other XDP programs cannot share the interface",
+			 "ifname=%s mode=%s", ifname, l->xdp_mode);
+	} else {
+		snprintf(l->xdp_mode, sizeof(l->xdp_mode), "dispatcher");
+	}
+	if (mp && !libxdp_get_error(mp))
+		xdp_multiprog__close(mp);
+	xdp_program__close(xp);
+	return 0;
+fail:
+	xdp_program__close(xp);
+	snprintf(err, errlen, "attach sluice_xdp_in to %s: %s", ifname, strerror(-r));
 	return r;
 }
 
@@ -237,6 +373,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 			goto err_free;                                                        \
 		}                                                                             \
 		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
+		sizes_apply(l->field->obj, &opts->sizes);                                     \
 		r = skel##__load(l->field);                                                   \
 		if (r < 0) {                                                                  \
 			snprintf(err, errlen,                                                 \
@@ -252,6 +389,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		OPEN_LOAD(tc, tc_pod);
 		OPEN_LOAD(xdp, xdp_node);
 		OPEN_LOAD(sockops, sockops);
+		OPEN_LOAD(sock_lb, sock_lb);
 #undef OPEN_LOAD
 	}
 
@@ -274,8 +412,11 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 			snprintf(err, errlen, "uplink %s: %s", opts->uplink_ifname, strerror(-r));
 			goto err_free;
 		}
-		r = attach_pinned(l, opts->uplink_ifname, l->xdp->progs.sluice_xdp_in, ifindex,
-				  true, err, errlen);
+		r = attach_xdp(l, opts->uplink_ifname, (int)ifindex, err, errlen);
+		if (r < 0)
+			goto err_free;
+		r = bpfutil_tcx_attach(l->root, opts->uplink_ifname, (int)ifindex, TCX_DIR_EGRESS,
+				       "sluice_tc_up", err, errlen);
 		if (r < 0)
 			goto err_free;
 	}
@@ -294,6 +435,7 @@ void loader_free(struct loader *l)
 	tc_pod__destroy(l->tc);
 	xdp_node__destroy(l->xdp);
 	sockops__destroy(l->sockops);
+	sock_lb__destroy(l->sock_lb);
 	free(l);
 }
 
@@ -316,7 +458,16 @@ const char *loader_prog_name(const struct loader *l, size_t i)
 
 int loader_prog_links(const struct loader *l, size_t i)
 {
-	return i < l->n_progs ? bpfutil_count_links(l->root, bpf_program__name(l->progs[i])) : 0;
+	int n;
+
+	if (i >= l->n_progs)
+		return 0;
+	n = bpfutil_count_links(l->root, bpf_program__name(l->progs[i]));
+	/* XDP through libxdp (dispatcher or netlink) has no link pin: count the attachment */
+	if (l->xdp_mode[0] && strcmp(l->xdp_mode, "link") &&
+	    !strcmp(bpf_program__name(l->progs[i]), "sluice_xdp_in"))
+		n++;
+	return n;
 }
 
 int loader_links_updated(const struct loader *l)
@@ -324,10 +475,38 @@ int loader_links_updated(const struct loader *l)
 	return l->links_updated;
 }
 
-int loader_teardown(const char *bpffs_root, char *err, size_t errlen)
+unsigned int loader_map_capacity(const struct loader *l, const char *name)
 {
-	int r = bpfutil_rmtree(bpffs_root);
+	struct bpf_map *m = bpf_object__find_map_by_name(l->tc->obj, name);
 
+	return m ? bpf_map__max_entries(m) : 0;
+}
+
+const char *loader_xdp_mode(const struct loader *l)
+{
+	return l->xdp_mode;
+}
+
+int loader_teardown(const char *bpffs_root, const char *uplink_ifname, char *err, size_t errlen)
+{
+	unsigned int ifindex = uplink_ifname ? if_nametoindex(uplink_ifname) : 0;
+	struct xdp_multiprog *mp;
+	struct xdp_program *xp;
+	int r;
+
+	if (ifindex) {
+		mp = xdp_multiprog__get_from_ifindex((int)ifindex);
+		xp = xdp_find_ours(mp);
+		if (xp) {
+			r = xdp_program__detach(xp, (int)ifindex, xdp_multiprog__attach_mode(mp), 0);
+			if (r < 0)
+				log_warn("loader", "XDP detach failed, continuing", "ifname=%s err=\"%s\"",
+					 uplink_ifname, strerror(-r));
+		}
+		if (mp && !libxdp_get_error(mp))
+			xdp_multiprog__close(mp);
+	}
+	r = bpfutil_rmtree(bpffs_root);
 	if (r < 0)
 		snprintf(err, errlen, "remove %s: %s", bpffs_root, strerror(-r));
 	return r;

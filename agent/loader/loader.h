@@ -10,8 +10,20 @@
 
 #include <stddef.h>
 
+/* max_entries of the pinned maps (0: the default from bpf/include/sl_abi.h). */
+struct loader_map_sizes {
+	unsigned int endpoints;
+	unsigned int services;
+	unsigned int backends;
+	unsigned int conntrack;
+	unsigned int affinity;
+	unsigned int sock_rev;
+	unsigned int maglev_services;
+};
+
 struct loader_opts {
 	const char *bpffs_root;
+	struct loader_map_sizes sizes;
 	const char *cgroup_path;   /* mesh cgroup subtree for sock_ops; NULL: not attached */
 	const char *uplink_ifname; /* node uplink for XDP; NULL: not attached */
 	unsigned int log_level;
@@ -34,8 +46,17 @@ int loader_prog_links(const struct loader *l, size_t i);
 /* Links re-pointed at the new programs during loader_new (an upgrade in place). */
 int loader_links_updated(const struct loader *l);
 
-/* Removes every pin under root: links detach, maps go. Used by --teardown. */
-int loader_teardown(const char *bpffs_root, char *err, size_t errlen)
+/* max_entries of a map by name, or 0. */
+unsigned int loader_map_capacity(const struct loader *l, const char *name);
+
+/* How XDP is attached on the uplink: "link", "dispatcher", "native", "skb", or "" (none). */
+const char *loader_xdp_mode(const struct loader *l);
+
+/*
+ * Removes every pin under root: links detach, maps go; and detaches sluice_xdp_in from
+ * uplink_ifname (may be NULL) where it was attached without a link. Used by --teardown.
+ */
+int loader_teardown(const char *bpffs_root, const char *uplink_ifname, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
 #endif

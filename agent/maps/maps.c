@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -313,5 +315,129 @@ out:
 	free(want);
 	free(cur);
 	free(n_cur);
+	return r;
+}
+
+/* Whether the inner table behind outer[svc_id] equals want (same size and entries). */
+static bool maglev_same(int outer_fd, const struct maps_maglev *want)
+{
+	struct bpf_map_info info = {};
+	__u32 id, len = sizeof(info), i, *have = NULL;
+	bool same = false;
+	int fd;
+
+	if (bpf_map_lookup_elem(outer_fd, &want->svc_id, &id) < 0)
+		return false;
+	fd = bpf_map_get_fd_by_id(id);
+	if (fd < 0)
+		return false;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len) < 0 || info.max_entries != want->size)
+		goto out;
+	have = malloc((size_t)want->size * sizeof(*have) * 2);
+	if (!have)
+		goto out;
+	{
+		LIBBPF_OPTS(bpf_map_batch_opts, bo);
+		__u32 out_batch, count = want->size;
+
+		/* one syscall for the whole table; per entry where batches are missing */
+		if (bpf_map_lookup_batch(fd, NULL, &out_batch, have + want->size, have, &count,
+					 &bo) < 0 && errno != ENOENT)
+			count = 0;
+		if (count != want->size)
+			for (i = 0; i < want->size; i++)
+				if (bpf_map_lookup_elem(fd, &i, &have[i]) < 0)
+					goto out;
+	}
+	same = !memcmp(have, want->table, (size_t)want->size * sizeof(*have));
+out:
+	free(have);
+	close(fd);
+	return same;
+}
+
+static int maglev_write(int outer_fd, const struct maps_maglev *t)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	__u32 *keys, i, count = t->size;
+	int fd, r;
+
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_mg_inner", sizeof(__u32), sizeof(__u32),
+			    t->size, NULL);
+	if (fd < 0)
+		return -errno;
+	keys = malloc((size_t)t->size * sizeof(*keys));
+	if (!keys) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < t->size; i++)
+		keys[i] = i;
+	r = bpf_map_update_batch(fd, keys, t->table, &count, &bo) < 0 ? -errno : 0;
+	if (r == -EINVAL || r == -EOPNOTSUPP || r == -524 /* ENOTSUPP */) {
+		/* no batch ops for arrays on this kernel: one entry at a time */
+		for (i = 0, r = 0; i < t->size && r == 0; i++)
+			r = bpf_map_update_elem(fd, &keys[i], &t->table[i], BPF_ANY) < 0 ? -errno : 0;
+	}
+	if (r == 0)
+		r = bpf_map_update_elem(outer_fd, &t->svc_id, &fd, BPF_ANY) < 0 ? -errno : 0;
+out:
+	free(keys);
+	close(fd);
+	return r;
+}
+
+int maps_maglev_sync(int outer_fd, const struct maps_maglev *t, size_t n,
+		     struct maps_result *ret_result, char *err, size_t errlen)
+{
+	struct maps_result res = {};
+	__u32 key, next, *stale = NULL, *ns;
+	size_t i, n_stale = 0, cap = 0;
+	bool want, have_prev = false;
+	int r = 0;
+
+	for (i = 0; i < n; i++) {
+		if (maglev_same(outer_fd, &t[i]))
+			continue;
+		r = maglev_write(outer_fd, &t[i]);
+		if (r < 0) {
+			snprintf(err, errlen, "map sluice_maglev: service id %u: update failed: %s%s",
+				 t[i].svc_id, strerror(-r),
+				 r == -E2BIG || r == -ENOSPC ?
+				 " (map full: raise map_size_maglev_services in the config)" : "");
+			return r;
+		}
+		res.updates++;
+	}
+	while (bpf_map_get_next_key(outer_fd, have_prev ? &key : NULL, &next) == 0) {
+		key = next;
+		have_prev = true;
+		for (i = 0, want = false; i < n && !want; i++)
+			want = t[i].svc_id == key;
+		if (want)
+			continue;
+		if (n_stale == cap) {
+			cap = cap ? cap * 2 : 16;
+			ns = realloc(stale, cap * sizeof(*ns));
+			if (!ns) {
+				free(stale);
+				snprintf(err, errlen, "map sluice_maglev: out of memory");
+				return -ENOMEM;
+			}
+			stale = ns;
+		}
+		stale[n_stale++] = key;
+	}
+	for (i = 0; i < n_stale; i++) {
+		if (bpf_map_delete_elem(outer_fd, &stale[i]) < 0 && errno != ENOENT) {
+			r = -errno;
+			snprintf(err, errlen, "map sluice_maglev: delete failed: %s", strerror(-r));
+			break;
+		}
+		res.deletes++;
+	}
+	free(stale);
+	if (r == 0 && ret_result)
+		*ret_result = res;
 	return r;
 }

@@ -47,6 +47,23 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 int maps_dump(const struct map_ops *ops, int fd, size_t key_size, size_t value_size,
 	      void **ret_entries, size_t *ret_n) __attribute__((warn_unused_result));
 
+/* One service's Maglev table for maps_maglev_sync: size entries of backend slots. */
+struct maps_maglev {
+	uint32_t svc_id;
+	uint32_t size;
+	const uint32_t *table;
+};
+
+/*
+ * Makes the hash-of-maps outer_fd (sluice_maglev) hold exactly these tables. A table that
+ * differs from the one in place is written whole into a new inner array, which then replaces
+ * the old one with a single update: lookups see the old table or the new, never a mix. Ids not
+ * listed are deleted. Counts writes (one per table replaced or deleted) in ret_result.
+ */
+int maps_maglev_sync(int outer_fd, const struct maps_maglev *t, size_t n,
+		     struct maps_result *ret_result, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
 /* Value size of a per-CPU map for one lookup (value rounded to 8 bytes, times possible CPUs). */
 size_t maps_percpu_size(size_t value_size);
 

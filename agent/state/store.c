@@ -619,7 +619,7 @@ static void endpoints_from_pods(const struct store *st, const cJSON *svc, const 
 static void endpoints_from_slices(const struct store *st, const char *svc_name, const char *ns,
 				  cJSON *eps)
 {
-	const cJSON *es, *lbl, *ep, *addr, *cond, *ready, *ports, *p, *tref;
+	const cJSON *es, *lbl, *ep, *addr, *cond, *ready, *serving, *term, *ports, *p, *tref;
 	const char *ens, *ename, *owner;
 	cJSON *e, *pm;
 	int i, n = store_count(st, OBJ_ENDPOINTSLICE);
@@ -636,6 +636,8 @@ static void endpoints_from_slices(const struct store *st, const char *svc_name, 
 		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(es, "endpoints")) {
 			cond = cJSON_GetObjectItemCaseSensitive(ep, "conditions");
 			ready = cJSON_GetObjectItemCaseSensitive(cond, "ready");
+			serving = cJSON_GetObjectItemCaseSensitive(cond, "serving");
+			term = cJSON_GetObjectItemCaseSensitive(cond, "terminating");
 			tref = cJSON_GetObjectItemCaseSensitive(ep, "targetRef");
 			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(ep, "addresses")) {
 				e = cJSON_CreateObject();
@@ -643,6 +645,10 @@ static void endpoints_from_slices(const struct store *st, const char *svc_name, 
 				cJSON_AddStringToObject(e, "pod", str_at(tref, "name", NULL) ?: "");
 				/* unset ready means ready (EndpointConditions) */
 				cJSON_AddBoolToObject(e, "ready", !cJSON_IsFalse(ready));
+				/* unset serving means "same as ready"; unset terminating is false */
+				cJSON_AddBoolToObject(e, "serving", serving ? cJSON_IsTrue(serving)
+									  : !cJSON_IsFalse(ready));
+				cJSON_AddBoolToObject(e, "terminating", cJSON_IsTrue(term));
 				pm = cJSON_AddObjectToObject(e, "ports");
 				cJSON_ArrayForEach(p, ports)
 					cJSON_AddNumberToObject(

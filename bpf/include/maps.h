@@ -43,7 +43,7 @@ struct {
 /* Datapath counters by enum sl_stat; the agent sums CPUs for /metrics. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, SL_STAT_MAX);
+	__uint(max_entries, SL_STAT_SLOTS);
 	__type(key, __u32);
 	__type(value, struct sl_stat_val);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
@@ -57,6 +57,53 @@ struct {
 	__type(value, struct sl_ep_stats);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_ep_stats SEC(".maps");
+
+/* Connection tracking for the tc fallback NAT and XDP NodePort (forward and reply entries). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_CT);
+	__type(key, struct sl_ct_key);
+	__type(value, struct sl_ct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ct SEC(".maps");
+
+/* Socket LB: (socket cookie, backend) -> frontend, for getpeername and UDP recvmsg. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_SK_REV);
+	__type(key, struct sl_sk_rev_key);
+	__type(value, struct sl_sk_rev_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_sk_rev SEC(".maps");
+
+/* sessionAffinity ClientIP: (client, service) -> backend slot, with last use. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_AFFINITY);
+	__type(key, struct sl_aff_key);
+	__type(value, struct sl_aff_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_affinity SEC(".maps");
+
+/*
+ * Maglev lookup tables: service id -> array of backend slots. Inner maps are created by the
+ * agent with the service's prime size (BPF_F_INNER_MAP lets sizes differ per service).
+ */
+struct sl_maglev_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_MAGLEV_DEFAULT);
+	__uint(map_flags, BPF_F_INNER_MAP);
+	__type(key, __u32);
+	__type(value, __u32);
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+	__uint(max_entries, SL_MAX_MAGLEV_SVCS);
+	__type(key, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+	__array(values, struct sl_maglev_inner);
+} sluice_maglev SEC(".maps");
 
 static __always_inline void stat_add(__u32 idx, __u64 bytes)
 {

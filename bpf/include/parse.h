@@ -55,4 +55,101 @@ static __always_inline int l3_parse(struct cursor *c, struct l3_info *l3)
 	return 0;
 }
 
+
+#define IP_MF_BE	 __bpf_constant_htons(0x2000)
+#define IP_OFFSET_BE	 __bpf_constant_htons(0x1fff)
+#define TCP_FLAG_SYN	 0x02
+#define TCP_FLAG_ACK	 0x10
+
+/* What the NAT paths need of a packet: addresses, ports, and where the headers are. */
+struct pkt {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport; /* network byte order; 0 unless l4 is set */
+	__u16 dport;
+	__u8 family; /* SL_AF_INET, SL_AF_INET6, or 0 for non-IP */
+	__u8 proto;
+	__u8 l4;     /* TCP or UDP header present and complete */
+	__u8 frag;   /* IPv4 fragment (first or later): no translatable L4 header */
+	__u8 tcp_flags;
+	__u8 pad[3];
+	__u32 l3_off; /* offsets from the start of the frame */
+	__u32 l4_off;
+};
+
+/*
+ * Parses Ethernet, IPv4 (options skipped by ihl) or IPv6 (fixed header only: a packet whose
+ * first next-header is not TCP/UDP is left with l4 = 0), then the TCP/UDP ports.
+ * Returns 0, or -1 when a header is truncated or malformed.
+ */
+static __always_inline int pkt_parse(void *data, void *end, struct pkt *p)
+{
+	struct ethhdr *eth = data;
+	struct iphdr *ip4;
+	struct ipv6hdr *ip6;
+	struct tcphdr *th;
+	struct udphdr *uh;
+	void *l4;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	if ((void *)(eth + 1) > end)
+		return -1;
+	p->l3_off = ETH_HLEN_;
+	if (eth->h_proto == ETH_P_IP_BE) {
+		ip4 = (void *)(eth + 1);
+		if ((void *)(ip4 + 1) > end)
+			return -1;
+		if (ip4->version != 4 || ip4->ihl < 5)
+			return -1;
+		l4 = (void *)ip4 + ip4->ihl * 4;
+		if (l4 > end)
+			return -1;
+		p->family = SL_AF_INET;
+		p->proto = ip4->protocol;
+		p->saddr[0] = ip4->saddr;
+		p->daddr[0] = ip4->daddr;
+		p->frag = (ip4->frag_off & (IP_MF_BE | IP_OFFSET_BE)) != 0;
+		p->l4_off = ETH_HLEN_ + ip4->ihl * 4;
+		if (p->frag)
+			return 0;
+	} else if (eth->h_proto == ETH_P_IPV6_BE) {
+		ip6 = (void *)(eth + 1);
+		if ((void *)(ip6 + 1) > end)
+			return -1;
+		if (ip6->version != 6)
+			return -1;
+		p->family = SL_AF_INET6;
+		p->proto = ip6->nexthdr;
+		__builtin_memcpy(p->saddr, &ip6->saddr, 16);
+		__builtin_memcpy(p->daddr, &ip6->daddr, 16);
+		l4 = ip6 + 1;
+		p->l4_off = ETH_HLEN_ + sizeof(*ip6);
+	} else {
+		return 0;
+	}
+	if (p->proto == IPPROTO_TCP) {
+		th = l4;
+		if ((void *)(th + 1) > end)
+			return -1;
+		p->sport = th->source;
+		p->dport = th->dest;
+		p->tcp_flags = ((__u8 *)th)[13];
+		p->l4 = 1;
+	} else if (p->proto == IPPROTO_UDP) {
+		uh = l4;
+		if ((void *)(uh + 1) > end)
+			return -1;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->l4 = 1;
+	}
+	return 0;
+}
+
+/* Offset of the L4 checksum field from the start of the L4 header. */
+static __always_inline __u32 l4_csum_off(__u8 proto)
+{
+	return proto == IPPROTO_TCP ? 16 : 6;
+}
+
 #endif

@@ -17,6 +17,12 @@
 #define SL_MAX_SERVICES	 65536
 #define SL_MAX_BACKENDS	 262144
 #define SL_MAX_BACKENDS_PER_SVC 1024
+#define SL_MAX_CT	 262144 /* sluice_ct: two entries (forward and reply) per flow */
+#define SL_MAX_SK_REV	 262144 /* sluice_sk_rev: translated sockets, for getpeername/recvmsg */
+#define SL_MAX_AFFINITY	 65536
+#define SL_MAX_MAGLEV_SVCS 1024  /* services with a Maglev table (NodePort, external, LB) */
+#define SL_MAGLEV_DEFAULT 16381 /* prime; the agent may choose a larger prime per service */
+#define SL_MAGLEV_MAX	 131071
 
 #define SL_AF_INET  2
 #define SL_AF_INET6 10
@@ -44,14 +50,19 @@ struct sl_svc_key {
 };
 
 #define SL_SVC_F_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
-#define SL_SVC_F_NODEPORT (1u << 1)
+#define SL_SVC_F_NODEPORT (1u << 1) /* frontend is a node address + nodePort */
+#define SL_SVC_F_EXTERNAL (1u << 2) /* frontend is an externalIP or LoadBalancer ingress IP */
 
+/*
+ * A frontend with count 0 exists but has no backend: connect() fails with ECONNREFUSED at
+ * once and the tc/XDP programs drop (SL_STAT_NO_BACKEND) instead of letting the VIP leak.
+ */
 struct sl_svc_val {
-	__u32 svc_id;		/* key prefix into sluice_backend */
+	__u32 svc_id;		/* key prefix into sluice_backend and sluice_maglev */
 	__u16 count;		/* backends in slots 0..count-1 */
 	__u16 flags;		/* SL_SVC_F_* */
 	__u32 affinity_timeout; /* seconds, with SL_SVC_F_AFFINITY */
-	__u32 pad;
+	__u32 maglev_size;	/* entries of this service's sluice_maglev table; 0: none */
 };
 
 /* sluice_backend: (service, slot) -> backend address. */
@@ -68,6 +79,75 @@ struct sl_backend_val {
 	__u32 ep_id;  /* local endpoint id, 0 when the backend is not on this node */
 };
 
+/*
+ * sluice_ct: LRU connection tracking shared by the tc fallback NAT and XDP NodePort. Each
+ * translated flow has a forward entry (client -> frontend, value: backend) and a reply entry
+ * (backend -> client, value: frontend) used for reverse NAT. Ports in network byte order.
+ */
+#define SL_CT_DIR_FWD 0
+#define SL_CT_DIR_REV 1
+
+struct sl_ct_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 dir;  /* SL_CT_DIR_* */
+	__u8 pad;
+};
+
+#define SL_CT_F_NODEPORT (1u << 0) /* created by XDP on the uplink; reply NAT at uplink egress */
+
+struct sl_ct_val {
+	__u32 addr[4];	  /* forward: backend address; reply: frontend address */
+	__u16 port;	  /* forward: backend port; reply: frontend port */
+	__u8 family;
+	__u8 flags;	  /* SL_CT_F_* */
+	__u32 svc_id;
+	__u64 last_seen;  /* bpf_ktime_get_ns(), refreshed at most once a second */
+};
+
+/* sluice_sk_rev: socket LB reverse entries: (socket cookie, backend) -> frontend. */
+struct sl_sk_rev_key {
+	__u64 cookie;
+	__u32 addr[4]; /* backend address */
+	__u16 port;    /* backend port, network byte order */
+	__u8 family;
+	__u8 pad[5];
+};
+
+struct sl_sk_rev_val {
+	__u32 addr[4]; /* frontend address */
+	__u16 port;    /* frontend port, network byte order */
+	__u8 family;
+	__u8 pad;
+	__u32 svc_id;
+};
+
+/*
+ * sluice_affinity: sessionAffinity ClientIP. The socket LB keys clients by network-namespace
+ * cookie (a pod), the tc and XDP programs by source address; a hit is used only while the slot
+ * still holds the same backend and the timeout has not passed.
+ */
+struct sl_aff_key {
+	__u64 netns_cookie; /* socket LB; 0 for address-keyed entries */
+	__u32 addr[4];	    /* tc/XDP: client address; zero for cookie-keyed entries */
+	__u32 svc_id;
+	__u8 family;
+	__u8 pad[3];
+};
+
+struct sl_aff_val {
+	__u64 last_used; /* bpf_ktime_get_ns() */
+	__u32 slot;
+	__u16 port;	 /* backend port at that slot, network byte order */
+	__u8 family;
+	__u8 pad;
+	__u32 addr[4];	 /* backend address at that slot */
+};
+
 /* sluice_stats: per-CPU array indexed by enum sl_stat. */
 enum sl_stat {
 	SL_STAT_TC_IN_PASS,	 /* host-veth ingress: packets leaving a pod */
@@ -78,8 +158,24 @@ enum sl_stat {
 	SL_STAT_PARSE_ERROR,	 /* truncated or malformed L2/L3 header, passed unchanged */
 	SL_STAT_NON_IP,		 /* ARP and other non-IP frames, passed unchanged */
 	SL_STAT_EP_MISS,	 /* tc program on a veth with no sluice_ep_stats entry */
+	SL_STAT_SOCK_LB,	 /* socket LB: connect/sendmsg translated to a backend */
+	SL_STAT_SOCK_REVNAT,	 /* socket LB: getpeername/recvmsg shown the frontend */
+	SL_STAT_NO_BACKEND,	 /* frontend without backends: refused (socket) or dropped */
+	SL_STAT_TC_DNAT,	 /* tc fallback: packet translated to a backend */
+	SL_STAT_TC_REVNAT,	 /* tc: reply translated back to the frontend */
+	SL_STAT_XDP_DNAT,	 /* XDP NodePort/external: packet translated to a backend */
+	SL_STAT_UP_REVNAT,	 /* uplink egress: NodePort reply translated back */
+	SL_STAT_CT_HIT,		 /* forward packet of a tracked flow */
+	SL_STAT_CT_NEW,		 /* new tracked flow */
+	SL_STAT_CT_FULL,	 /* conntrack or socket reverse entry could not be stored */
+	SL_STAT_FRAGMENT,	 /* IP fragment to a frontend: no L4 header to translate, passed */
+	SL_STAT_L4_UNSUPPORTED,	 /* IPv6 extension header or non-TCP/UDP to a frontend, passed */
+	SL_STAT_MAGLEV_MISS,	 /* NodePort service without a Maglev table entry: dropped */
 	SL_STAT_MAX,
 };
+
+/* Slots of the pinned sluice_stats array: room for counters added later without a new map. */
+#define SL_STAT_SLOTS 64
 
 struct sl_stat_val {
 	__u64 packets;

@@ -1,40 +1,32 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * tc programs on a pod's host-side veth (tcx links, one per direction).
- *   sluice_tc_in:  host-veth ingress, i.e. packets the pod sends.
- *   sluice_tc_out: host-veth egress, i.e. packets delivered to the pod.
- * This first cut parses L2/L3 and counts; service NAT and policy hook in here later.
- * Lookup miss (veth without sluice_ep_stats entry): passed unchanged, counted in SL_STAT_EP_MISS.
+ *   sluice_tc_in:  host-veth ingress, i.e. packets the pod sends. Per-packet Service fallback
+ *                  for traffic the socket LB did not translate (a process outside the mesh
+ *                  cgroup, raw sockets): conntrack hit -> DNAT to the same backend; frontend
+ *                  hit -> pick a backend, track the flow, DNAT. The stack then routes it.
+ *   sluice_tc_out: host-veth egress, i.e. packets delivered to the pod: replies of tracked
+ *                  flows get their source translated back to the frontend.
+ * Frontend without backend: dropped (SL_STAT_NO_BACKEND), so the VIP never leaks.
+ * IP fragments and IPv6 extension headers towards a frontend are passed unchanged
+ * (SL_STAT_FRAGMENT, SL_STAT_L4_UNSUPPORTED); a failed rewrite drops (SL_STAT_PARSE_ERROR).
+ * Lookup miss (veth without sluice_ep_stats entry): counted in SL_STAT_EP_MISS, passed.
  * Malformed headers: passed unchanged (the stack drops them), counted in SL_STAT_PARSE_ERROR.
  */
 #include "common.h"
+#include "lb.h"
 #include "maps.h"
+#include "nat.h"
 #include "parse.h"
 
-static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
+static __always_inline void ep_count(struct __sk_buff *skb, bool from_pod)
 {
-	struct cursor c = {
-		.pos = (void *)(long)skb->data,
-		.end = (void *)(long)skb->data_end,
-	};
-	struct l3_info l3;
-	struct sl_ep_stats *es;
 	__u32 ifindex = skb->ifindex;
+	struct sl_ep_stats *es = bpf_map_lookup_elem(&sluice_ep_stats, &ifindex);
 
-	if (l3_parse(&c, &l3) < 0) {
-		stat_add(SL_STAT_PARSE_ERROR, skb->len);
-		return TC_ACT_OK;
-	}
-	if (!l3.family) {
-		stat_add(SL_STAT_NON_IP, skb->len);
-		return TC_ACT_OK;
-	}
-	stat_add(from_pod ? SL_STAT_TC_IN_PASS : SL_STAT_TC_OUT_PASS, skb->len);
-
-	es = bpf_map_lookup_elem(&sluice_ep_stats, &ifindex);
 	if (!es) {
 		stat_add(SL_STAT_EP_MISS, skb->len);
-		return TC_ACT_OK;
+		return;
 	}
 	if (from_pod) {
 		es->from_pod_packets++;
@@ -43,7 +35,97 @@ static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
 		es->to_pod_packets++;
 		es->to_pod_bytes += skb->len;
 	}
+}
+
+/* Frontend -> backend for a packet leaving a pod. Returns a TC_ACT_* verdict. */
+static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct sl_aff_key ak = { .svc_id = 0 };
+	struct sl_backend_val *b, cb;
+	struct sl_svc_val *sv;
+	struct sl_ct_val *ct;
+	__u64 now = bpf_ktime_get_ns();
+
+	ct = ct_lookup_fwd(p, now);
+	if (ct) {
+		stat_add(SL_STAT_CT_HIT, skb->len);
+		if (nat_tc(skb, p, true, ct->addr, ct->port) < 0)
+			goto err;
+		stat_add(SL_STAT_TC_DNAT, skb->len);
+		return TC_ACT_OK;
+	}
+	sv = svc_lookup(p->daddr, p->dport, p->proto, p->family);
+	if (!sv)
+		return TC_ACT_OK;
+	ak.svc_id = sv->svc_id;
+	ak.family = p->family;
+	addr_copy(ak.addr, p->saddr);
+	b = backend_pick(sv, &ak, bpf_get_prandom_u32(), now);
+	if (!b) {
+		stat_add(SL_STAT_NO_BACKEND, skb->len);
+		return TC_ACT_SHOT;
+	}
+	cb = *b;
+	(void)ct_create(p, &cb, sv->svc_id, 0, now); /* untracked still works one way: counted */
+	if (nat_tc(skb, p, true, cb.addr, cb.port) < 0)
+		goto err;
+	stat_add(SL_STAT_TC_DNAT, skb->len);
 	return TC_ACT_OK;
+err:
+	stat_add(SL_STAT_PARSE_ERROR, skb->len);
+	return TC_ACT_SHOT;
+}
+
+/* Backend -> frontend for a reply of a tracked flow. Returns a TC_ACT_* verdict. */
+static __always_inline int lb_rev(struct __sk_buff *skb, const struct pkt *p, __u32 stat)
+{
+	struct sl_ct_key k;
+	struct sl_ct_val *ct;
+	__u32 addr[4];
+	__u16 port;
+
+	ct_key_rev_of(&k, p);
+	ct = bpf_map_lookup_elem(&sluice_ct, &k);
+	if (!ct)
+		return TC_ACT_OK;
+	addr_copy(addr, ct->addr);
+	port = ct->port;
+	if (nat_tc(skb, p, false, addr, port) < 0) {
+		stat_add(SL_STAT_PARSE_ERROR, skb->len);
+		return TC_ACT_SHOT;
+	}
+	stat_add(stat, skb->len);
+	return TC_ACT_OK;
+}
+
+static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
+{
+	struct pkt p;
+
+	if (pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0) {
+		/* headers may sit beyond the linear part: pull them in once and retry */
+		if (bpf_skb_pull_data(skb, 0) < 0 ||
+		    pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0) {
+			stat_add(SL_STAT_PARSE_ERROR, skb->len);
+			return TC_ACT_OK;
+		}
+	}
+	if (!p.family) {
+		stat_add(SL_STAT_NON_IP, skb->len);
+		return TC_ACT_OK;
+	}
+	stat_add(from_pod ? SL_STAT_TC_IN_PASS : SL_STAT_TC_OUT_PASS, skb->len);
+	ep_count(skb, from_pod);
+	if (p.frag) {
+		stat_add(SL_STAT_FRAGMENT, skb->len);
+		return TC_ACT_OK;
+	}
+	if (!p.l4) {
+		if (p.family == SL_AF_INET6 && p.proto != 58 /* ICMPv6 */)
+			stat_add(SL_STAT_L4_UNSUPPORTED, skb->len);
+		return TC_ACT_OK;
+	}
+	return from_pod ? lb_fwd(skb, &p) : lb_rev(skb, &p, SL_STAT_TC_REVNAT);
 }
 
 SEC("tc")
@@ -56,6 +138,21 @@ SEC("tc")
 int sluice_tc_out(struct __sk_buff *skb)
 {
 	return tc_handle(skb, false);
+}
+
+/* Node uplink egress (tcx): NodePort/external replies leave with the frontend as source. */
+SEC("tc")
+int sluice_tc_up(struct __sk_buff *skb)
+{
+	struct pkt p;
+
+	if (pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0 &&
+	    (bpf_skb_pull_data(skb, 0) < 0 ||
+	     pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0))
+		return TC_ACT_OK;
+	if (!p.family || !p.l4 || p.frag)
+		return TC_ACT_OK;
+	return lb_rev(skb, &p, SL_STAT_UP_REVNAT);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

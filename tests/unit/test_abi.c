@@ -54,7 +54,7 @@ static void sl_svc_val__layout__pinned(void **state)
 	OFF(sl_svc_val, count, 4);
 	OFF(sl_svc_val, flags, 6);
 	OFF(sl_svc_val, affinity_timeout, 8);
-	OFF(sl_svc_val, pad, 12);
+	OFF(sl_svc_val, maglev_size, 12);
 }
 
 static void sl_backend_key__layout__pinned(void **state)
@@ -114,7 +114,44 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_PARSE_ERROR, 5);
 	assert_int_equal(SL_STAT_NON_IP, 6);
 	assert_int_equal(SL_STAT_EP_MISS, 7);
-	assert_int_equal(SL_STAT_MAX, 8);
+	assert_int_equal(SL_STAT_SOCK_LB, 8);
+	assert_int_equal(SL_STAT_MAGLEV_MISS, 20);
+	assert_int_equal(SL_STAT_MAX, 21);
+	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
+	assert_int_equal(SL_STAT_SLOTS, 64);
+}
+
+static void sl_lb_structs__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_ct_key, 40);
+	OFF(sl_ct_key, daddr, 16);
+	OFF(sl_ct_key, sport, 32);
+	OFF(sl_ct_key, dport, 34);
+	OFF(sl_ct_key, proto, 36);
+	OFF(sl_ct_key, family, 37);
+	OFF(sl_ct_key, dir, 38);
+	SZ(sl_ct_val, 32);
+	OFF(sl_ct_val, port, 16);
+	OFF(sl_ct_val, family, 18);
+	OFF(sl_ct_val, flags, 19);
+	OFF(sl_ct_val, svc_id, 20);
+	OFF(sl_ct_val, last_seen, 24);
+	SZ(sl_sk_rev_key, 32);
+	OFF(sl_sk_rev_key, addr, 8);
+	OFF(sl_sk_rev_key, port, 24);
+	OFF(sl_sk_rev_key, family, 26);
+	SZ(sl_sk_rev_val, 24);
+	OFF(sl_sk_rev_val, port, 16);
+	OFF(sl_sk_rev_val, svc_id, 20);
+	SZ(sl_aff_key, 32);
+	OFF(sl_aff_key, addr, 8);
+	OFF(sl_aff_key, svc_id, 24);
+	OFF(sl_aff_key, family, 28);
+	SZ(sl_aff_val, 32);
+	OFF(sl_aff_val, slot, 8);
+	OFF(sl_aff_val, port, 12);
+	OFF(sl_aff_val, addr, 16);
 }
 
 static void sl_abi__constants__pinned(void **state)
@@ -124,6 +161,10 @@ static void sl_abi__constants__pinned(void **state)
 	assert_int_equal(SL_AF_INET6, 10);
 	assert_int_equal(SL_SVC_F_AFFINITY, 1);
 	assert_int_equal(SL_SVC_F_NODEPORT, 2);
+	assert_int_equal(SL_SVC_F_EXTERNAL, 4);
+	assert_int_equal(SL_CT_DIR_FWD, 0);
+	assert_int_equal(SL_CT_DIR_REV, 1);
+	assert_int_equal(SL_MAGLEV_DEFAULT, 16381);
 	assert_int_equal(SL_MAX_ENDPOINTS, 65536);
 	assert_int_equal(SL_MAX_SERVICES, 65536);
 	assert_int_equal(SL_MAX_BACKENDS, 262144);
@@ -143,6 +184,7 @@ int main(void)
 		cmocka_unit_test(sl_ep_stats__layout__pinned),
 		cmocka_unit_test(sl_config__layout__pinned),
 		cmocka_unit_test(sl_stat__indices__pinned),
+		cmocka_unit_test(sl_lb_structs__layout__pinned),
 		cmocka_unit_test(sl_abi__constants__pinned),
 	};
 

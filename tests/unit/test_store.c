@@ -405,6 +405,15 @@ static void store_load__garbage__einval_names_file(void **state)
 /* --- sync_build ----------------------------------------------------------------------------- */
 
 #define SVC_REC (sizeof(struct sl_svc_key) + sizeof(struct sl_svc_val))
+
+static int sb(struct t *t, const struct store *st, const void *cur_svc, size_t n_svc,
+	      const void *cur_bk, size_t n_bk, struct sync_desired *d)
+{
+	struct sync_input in = { .cur_svc = cur_svc, .n_cur_svc = n_svc, .cur_backend = cur_bk,
+				 .n_cur_backend = n_bk, .ep_stats_value_size = 64 };
+
+	return sync_build(st, &in, d, t->err, sizeof(t->err));
+}
 #define BK_REC	(sizeof(struct sl_backend_key) + sizeof(struct sl_backend_val))
 
 static void svc_rec_at(const struct sync_desired *d, size_t i, struct sl_svc_key *k,
@@ -454,7 +463,7 @@ static void sync_build__two_services__encodes_frontends_backends_and_endpoints(v
 	size_t i, n_web = 0;
 
 	setup_two_services(t, &ep1);
-	assert_int_equal(sync_build(t->st, NULL, 0, 64, &t->d1, t->err, sizeof(t->err)), 0);
+	assert_int_equal(sb(t, t->st, NULL, 0, NULL, 0, &t->d1), 0);
 	assert_int_equal(t->d1.n_ep, 2);
 	assert_int_equal(t->d1.n_ep_stats, 2);
 	assert_int_equal(t->d1.ep_stats_value_size, 64);
@@ -497,14 +506,14 @@ static void sync_build__current_svc_ids__kept_and_not_reused(void **state)
 	size_t iw, ie;
 
 	setup_two_services(t, NULL);
-	assert_int_equal(sync_build(t->st, NULL, 0, 64, &t->d1, t->err, sizeof(t->err)), 0);
+	assert_int_equal(sb(t, t->st, NULL, 0, NULL, 0, &t->d1), 0);
 
 	/* the map already holds web's frontend, under id 7 */
 	svc_rec_at(&t->d1, svc_find(&t->d1, "10.96.0.10", 80), &kweb, &vweb);
 	vweb.svc_id = 7;
 	memcpy(cur, &kweb, sizeof(kweb));
 	memcpy(cur + sizeof(kweb), &vweb, sizeof(vweb));
-	assert_int_equal(sync_build(t->st, cur, 1, 64, &t->d2, t->err, sizeof(t->err)), 0);
+	assert_int_equal(sb(t, t->st, cur, 1, NULL, 0, &t->d2), 0);
 	iw = svc_find(&t->d2, "10.96.0.10", 80);
 	ie = svc_find(&t->d2, "10.96.0.20", 443);
 	svc_rec_at(&t->d2, iw, &kweb, &vweb);
@@ -519,9 +528,9 @@ static void sync_build__fed_its_own_output__identical_contents(void **state)
 	struct t *t = *state;
 
 	setup_two_services(t, NULL);
-	assert_int_equal(sync_build(t->st, NULL, 0, 64, &t->d1, t->err, sizeof(t->err)), 0);
-	assert_int_equal(sync_build(t->st, t->d1.svc, t->d1.n_svc, 64, &t->d2, t->err,
-				    sizeof(t->err)), 0);
+	assert_int_equal(sb(t, t->st, NULL, 0, NULL, 0, &t->d1), 0);
+	assert_int_equal(sb(t, t->st, t->d1.svc, t->d1.n_svc, t->d1.backend, t->d1.n_backend,
+				    &t->d2), 0);
 	assert_int_equal(t->d1.n_svc, t->d2.n_svc);
 	assert_int_equal(t->d1.n_backend, t->d2.n_backend);
 	assert_memory_equal(t->d1.svc, t->d2.svc, t->d1.n_svc * SVC_REC);
@@ -546,8 +555,8 @@ static void sync_build__applied_in_other_order__same_fresh_ids(void **state)
 	cJSON_Delete(items);
 	add_ep(t->other, "c1", "web-1", 11, "10.1.0.5", NULL);
 	add_ep(t->other, "c2", "web-2", 12, "10.1.0.6", NULL);
-	assert_int_equal(sync_build(t->st, NULL, 0, 64, &t->d1, t->err, sizeof(t->err)), 0);
-	assert_int_equal(sync_build(t->other, NULL, 0, 64, &t->d2, t->err, sizeof(t->err)), 0);
+	assert_int_equal(sb(t, t->st, NULL, 0, NULL, 0, &t->d1), 0);
+	assert_int_equal(sb(t, t->other, NULL, 0, NULL, 0, &t->d2), 0);
 	svc_rec_at(&t->d1, svc_find(&t->d1, "10.96.0.10", 80), &k1, &v1);
 	svc_rec_at(&t->d2, svc_find(&t->d2, "10.96.0.10", 80), &k2, &v2);
 	assert_int_equal(v1.svc_id, v2.svc_id);
