@@ -38,6 +38,9 @@
 #define LAB_UPLINK	"sl-up"
 #define LAB_NODE_UP_IP	"198.18.0.1/30" /* RFC 2544 benchmarking range: never routed */
 #define LAB_OUT_IP	"198.18.0.2/30"
+#define LAB_POD_CIDR6	"fd00:10:244::/64" /* ULA: pods are dual-stack */
+#define LAB_NODE_UP_IP6	"fd00:198:18::1/64"
+#define LAB_OUT_IP6	"fd00:198:18::2/64"
 #define LAB_BRIDGE	"slbr0"
 #define LAB_MAX_FILE	(8u << 20)
 
@@ -374,8 +377,9 @@ static cJSON *lab_conflist(const struct lab *l)
 		 "{\"cniVersion\":\"1.0.0\",\"name\":\"sluice-lab-%s\",\"plugins\":["
 		 "{\"type\":\"bridge\",\"bridge\":\"" LAB_BRIDGE "\",\"isGateway\":true,"
 		 "\"ipMasq\":false,\"hairpinMode\":true,\"ipam\":{\"type\":\"host-local\","
-		 "\"ranges\":[[{\"subnet\":\"" LAB_POD_CIDR "\"}]],\"dataDir\":\"%s/ipam\","
-		 "\"routes\":[{\"dst\":\"0.0.0.0/0\"}]}},"
+		 "\"ranges\":[[{\"subnet\":\"" LAB_POD_CIDR "\"}],[{\"subnet\":\"" LAB_POD_CIDR6
+		 "\"}]],\"dataDir\":\"%s/ipam\","
+		 "\"routes\":[{\"dst\":\"0.0.0.0/0\"},{\"dst\":\"::/0\"}]}},"
 		 "{\"type\":\"sluice-cni\",\"bpffsRoot\":\"%s\",\"agentSocket\":\"%s\"}]}",
 		 l->name, l->dir, l->bpffs, l->sock);
 	return cJSON_Parse(buf);
@@ -779,9 +783,16 @@ static int lab_node_up(struct lab *l)
 	    (r = RUN(l->out_ns, "ip", "link", "set", peer, "name", "eth0")) < 0 ||
 	    (r = RUN(l->node_ns, "ip", "addr", "add", LAB_NODE_UP_IP, "dev", LAB_UPLINK)) < 0 ||
 	    (r = RUN(l->out_ns, "ip", "addr", "add", LAB_OUT_IP, "dev", "eth0")) < 0 ||
+	    (r = RUN(l->node_ns, "ip", "addr", "add", LAB_NODE_UP_IP6, "dev", LAB_UPLINK,
+		     "nodad")) < 0 ||
+	    (r = RUN(l->out_ns, "ip", "addr", "add", LAB_OUT_IP6, "dev", "eth0", "nodad")) < 0 ||
 	    (r = RUN(l->node_ns, "ip", "link", "set", LAB_UPLINK, "up")) < 0 ||
 	    (r = RUN(l->out_ns, "ip", "link", "set", "eth0", "up")) < 0 ||
-	    (r = RUN(l->node_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")) < 0)
+	    (r = RUN(l->node_ns, "sysctl", "-qw", "net.ipv4.ip_forward=1")) < 0 ||
+	    (r = RUN(l->node_ns, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")) < 0 ||
+	    /* tc-translated packets leave slbr0 the way they came: no ICMP redirects for them */
+	    (r = RUN(l->node_ns, "sysctl", "-qw", "net.ipv4.conf.all.send_redirects=0")) < 0 ||
+	    (r = RUN(l->node_ns, "sysctl", "-qw", "net.ipv4.conf.default.send_redirects=0")) < 0)
 		return r;
 	return 0;
 }
