@@ -71,6 +71,8 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(UNIT_SRCS))
 BPFT_SRCS := $(wildcard tests/bpf/test_*.c)
 BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf/%,$(BPFT_SRCS))
+TOOL_SRCS := $(wildcard tests/tools/*.c)
+TOOL_BINS := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(TOOL_SRCS))
 
 all: $(DEPS_STAMP) $(BINS)
 
@@ -142,8 +144,14 @@ $(O)/tests/bpf/%: $(call obj,tests/bpf/%.c tests/bpf/pktbuild.c) $(call obj,$(AG
 	$(Q)$(CC) $(LDFLAGS) $(filter-out %/pktbuild.o,$^) $(O)/obj/tests/bpf/pktbuild.o \
 		$(PKG_LIBS) -lcmocka -lpthread -o $@
 
+# Small clients the netns tests run inside lab pods; libc only.
+$(O)/tests/tools/%: tests/tools/%.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) -std=gnu11 $(CFLAGS) $(WARN) -D_GNU_SOURCE $< -o $@
+
 # --- tests, demo, bench -------------------------------------------------------------------------
-test: all $(UNIT_BINS) $(BPFT_BINS)
+test: all $(UNIT_BINS) $(BPFT_BINS) $(TOOL_BINS)
 	$(Q)O=$(O) TESTS='$(TESTS)' tests/run.sh
 
 demo: all

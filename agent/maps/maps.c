@@ -359,11 +359,13 @@ out:
 static int maglev_write(int outer_fd, const struct maps_maglev *t)
 {
 	LIBBPF_OPTS(bpf_map_batch_opts, bo);
+	/* the outer map's template carries BPF_F_INNER_MAP, which inner maps must match */
+	LIBBPF_OPTS(bpf_map_create_opts, co, .map_flags = BPF_F_INNER_MAP);
 	__u32 *keys, i, count = t->size;
 	int fd, r;
 
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "sluice_mg_inner", sizeof(__u32), sizeof(__u32),
-			    t->size, NULL);
+			    t->size, &co);
 	if (fd < 0)
 		return -errno;
 	keys = malloc((size_t)t->size * sizeof(*keys));

@@ -46,7 +46,7 @@ static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
 	struct sl_ct_val *ct;
 	__u64 now = bpf_ktime_get_ns();
 
-	ct = ct_lookup_fwd(p, now);
+	ct = ct_lookup_fwd(p, now, CT_TCP_REUSE_NS);
 	if (ct) {
 		stat_add(SL_STAT_CT_HIT, skb->len);
 		if (nat_tc(skb, p, true, ct->addr, ct->port) < 0)

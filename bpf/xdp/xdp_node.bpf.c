@@ -26,7 +26,7 @@ static __always_inline int lb_xdp(struct xdp_md *ctx, const struct pkt *p, __u64
 	__u64 now = bpf_ktime_get_ns();
 	int slot;
 
-	ct = ct_lookup_fwd(p, now);
+	ct = ct_lookup_fwd(p, now, 0);
 	if (ct) {
 		stat_add(SL_STAT_CT_HIT, len);
 		cb.port = ct->port;
