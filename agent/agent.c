@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -288,13 +290,23 @@ static char *json_take(cJSON *o, int *status, int code)
 	return s;
 }
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Commits a changed copy of the store if the maps accept it; otherwise nothing changes. */
 static int commit_locked(struct agent *a, struct store *next, const char *why, char *err,
 			 size_t errlen)
 {
+	double t0 = mono_ms();
 	int r;
 
 	r = reconcile_locked(a, next, why, err, errlen);
+	log_debug("agent", "reconcile timed", "why=%s ms=%.1f", why, mono_ms() - t0);
 	if (r < 0) {
 		char err2[ERRLEN];
 
@@ -304,7 +316,9 @@ static int commit_locked(struct agent *a, struct store *next, const char *why, c
 	}
 	store_free(a->store);
 	a->store = next;
+	t0 = mono_ms();
 	r = store_save(a->store, a->cfg.state_file);
+	log_debug("agent", "state saved", "ms=%.1f", mono_ms() - t0);
 	if (r < 0)
 		log_warn("agent", "saving state failed, state lives in memory and maps only",
 			 "file=%s err=\"%s\"", a->cfg.state_file, strerror(-r));
@@ -316,11 +330,13 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	char err[ERRLEN] = "";
 	cJSON *items = NULL, *results = NULL, *resp;
 	struct store *next = NULL;
+	double t0 = mono_ms(), t1, t2;
 	int r;
 
 	r = manifest_parse(body ? body : "", len, "request", &items, err, sizeof(err));
 	if (r < 0)
 		return json_error(status, r == -E2BIG ? 413 : 400, err);
+	t1 = mono_ms();
 	r = store_clone(a->store, &next);
 	if (r < 0)
 		goto out;
@@ -333,7 +349,11 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 		cJSON_Delete(items);
 		return json_error(status, r == -ENOENT ? 404 : 422, err);
 	}
+	t2 = mono_ms();
 	r = commit_locked(a, next, del ? "delete" : "apply", err, sizeof(err));
+	log_info("agent", del ? "delete done" : "apply done",
+		 "objects=%d ok=%d parse_ms=%.1f store_ms=%.1f commit_ms=%.1f", cJSON_GetArraySize(items),
+		 r == 0, t1 - t0, t2 - t1, mono_ms() - t2);
 	if (r < 0) {
 		store_free(next);
 		cJSON_Delete(results);
@@ -342,6 +362,8 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	}
 out:
 	cJSON_Delete(items);
+	/* a big apply leaves megabytes of freed parse trees and store copies: hand them back */
+	malloc_trim(0);
 	if (r < 0) {
 		cJSON_Delete(results);
 		return json_error(status, 500, strerror(-r));

@@ -98,7 +98,8 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("map_size_affinity", sizes.affinity, 16, 1u << 24),
 		N("map_size_sock_rev", sizes.sock_rev, 1024, 1u << 26),
 		N("map_size_maglev_services", sizes.maglev_services, 1, 1u << 16),
-		N("maglev_table_size", maglev_table_size, 251, SL_MAGLEV_MAX),
+		/* a table must be larger than a service's backends: the first prime above 1024 */
+		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
 #undef N
 	};
 	unsigned long v;

@@ -18,6 +18,14 @@ struct map_ops {
 	int (*lookup)(void *ctx, int fd, const void *key, void *value);
 	int (*update)(void *ctx, int fd, const void *key, const void *value);
 	int (*delete)(void *ctx, int fd, const void *key);
+	/*
+	 * Optional: up to *count entries from the batch cursor in (NULL: the start) into keys and
+	 * values, the next cursor into out; -ENOENT once the map is exhausted (entries may still
+	 * come with it). A kernel without batch ops for the map type answers -EINVAL or
+	 * -EOPNOTSUPP, and maps_dump walks the keys instead.
+	 */
+	int (*lookup_batch)(void *ctx, int fd, const void *in, void *out, void *keys,
+			    void *values, uint32_t *count);
 	void *ctx;
 };
 

@@ -15,8 +15,20 @@
 #define STORE_MAX_EPS	  65536
 #define STORE_MAX_FILE	  (64u << 20)
 
+/*
+ * One kind's objects: a cJSON object owning them (member name "ns/name"), linked in key order so
+ * saving and listing iterate in that order, and an index of the same pointers in the same order
+ * for O(1) access by position and O(log n) lookup by key. cJSON's own object lookups walk the
+ * list, which at 10,000 Services made every apply quadratic.
+ */
+struct kind_tab {
+	cJSON *objs;
+	cJSON **idx;
+	size_t n, cap;
+};
+
 struct store {
-	cJSON *objs[OBJ_KIND_MAX]; /* object: "ns/name" -> object */
+	struct kind_tab tab[OBJ_KIND_MAX];
 	struct store_ep *eps;
 	size_t n_eps, cap_eps;
 	unsigned int next_ep_id;
@@ -30,8 +42,8 @@ int store_new(struct store **ret_store)
 	if (!st)
 		return -ENOMEM;
 	for (i = 0; i < OBJ_KIND_MAX; i++) {
-		st->objs[i] = cJSON_CreateObject();
-		if (!st->objs[i]) {
+		st->tab[i].objs = cJSON_CreateObject();
+		if (!st->tab[i].objs) {
 			store_free(st);
 			return -ENOMEM;
 		}
@@ -47,8 +59,10 @@ void store_free(struct store *st)
 
 	if (!st)
 		return;
-	for (i = 0; i < OBJ_KIND_MAX; i++)
-		cJSON_Delete(st->objs[i]);
+	for (i = 0; i < OBJ_KIND_MAX; i++) {
+		cJSON_Delete(st->tab[i].objs);
+		free(st->tab[i].idx);
+	}
 	free(st->eps);
 	free(st);
 }
@@ -96,32 +110,100 @@ static cJSON *result_new(enum obj_kind kind, const char *ns, const char *name,
 	return r;
 }
 
-/* Keeps each kind's objects in key order, so iteration (and fresh ids) never depend on the
- * order objects were applied in. */
-static void obj_insert_sorted(cJSON *objs, const char *key, cJSON *c)
-{
-	const cJSON *it;
-	int idx = 0;
+/* --- per-kind tables ------------------------------------------------------------------------- */
 
-	cJSON_AddItemToObject(objs, key, c); /* sets c->string */
-	cJSON_ArrayForEach(it, objs) {
-		if (it != c && strcmp(it->string, key) > 0)
-			break;
-		if (it != c)
-			idx++;
+/* Position of key in t's index, or -1; *ins gets where it would go. */
+static ssize_t tab_find(const struct kind_tab *t, const char *key, size_t *ins)
+{
+	size_t lo = 0, hi = t->n, mid;
+	int c;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		c = strcmp(t->idx[mid]->string, key);
+		if (c == 0)
+			return (ssize_t)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	cJSON_DetachItemViaPointer(objs, c);
-	cJSON_InsertItemInArray(objs, idx, c);
+	if (ins)
+		*ins = lo;
+	return -1;
+}
+
+struct tab_ent {
+	cJSON *c;
+	size_t seq;
+};
+
+static int cmp_tab_ent(const void *a, const void *b)
+{
+	const struct tab_ent *x = a, *y = b;
+	int c = strcmp(x->c->string, y->c->string);
+
+	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * Rebuilds t's index from its list, sorting by key and, where one batch applied a key twice,
+ * keeping the later object (list order is application order for objects appended since the
+ * last rebuild). Relinks the list in key order. Only allocation fails.
+ */
+static int tab_reindex(struct kind_tab *t)
+{
+	struct tab_ent *e;
+	size_t n = 0, i, out = 0;
+	cJSON *it, *next;
+
+	for (it = t->objs->child; it; it = it->next)
+		n++;
+	e = malloc((n ? n : 1) * sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	for (it = t->objs->child, i = 0; it; it = it->next, i++)
+		e[i] = (struct tab_ent){ .c = it, .seq = i };
+	qsort(e, n, sizeof(*e), cmp_tab_ent);
+	if (n > t->cap) {
+		cJSON **ni = realloc(t->idx, n * sizeof(*ni));
+
+		if (!ni) {
+			free(e);
+			return -ENOMEM;
+		}
+		t->idx = ni;
+		t->cap = n;
+	}
+	for (i = 0; i < n; i++) {
+		if (i + 1 < n && !strcmp(e[i].c->string, e[i + 1].c->string)) {
+			cJSON_Delete(cJSON_DetachItemViaPointer(t->objs, e[i].c));
+			continue;
+		}
+		t->idx[out++] = e[i].c;
+	}
+	free(e);
+	t->n = out;
+	/* relink: child -> ... in key order; cJSON keeps the tail in child->prev */
+	t->objs->child = out ? t->idx[0] : NULL;
+	for (i = 0; i < out; i++) {
+		next = i + 1 < out ? t->idx[i + 1] : NULL;
+		t->idx[i]->next = next;
+		t->idx[i]->prev = i ? t->idx[i - 1] : t->idx[out - 1];
+	}
+	return 0;
 }
 
 int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
 		size_t errlen)
 {
 	cJSON *copies = NULL, *results = NULL, *it, *c, *kinds = NULL, *r;
+	bool grew[OBJ_KIND_MAX] = { false };
 	char key[512];
 	const char *ns, *name;
 	enum obj_kind kind;
-	int err_code = 0, i = 0;
+	int err_code = 0, i = 0, k;
+	ssize_t pos;
 
 	if (!cJSON_IsArray(items)) {
 		snprintf(err, errlen, "apply: body is not a list of objects");
@@ -161,15 +243,15 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		i++;
 	}
 	/* Pass 2: commit. Only allocation can fail here; results are built first. */
-	for (i = 0; i < cJSON_GetArraySize(copies); i++) {
+	for (c = copies->child, it = kinds->child; c; c = c->next, it = it->next) {
 		const cJSON *old;
 		const char *action;
 
-		c = cJSON_GetArrayItem(copies, i);
-		kind = (enum obj_kind)cJSON_GetArrayItem(kinds, i)->valueint;
+		kind = (enum obj_kind)it->valueint;
 		obj_ns_name(c, &ns, &name);
 		(void)map_key(key, sizeof(key), ns, name);
-		old = cJSON_GetObjectItemCaseSensitive(st->objs[kind], key);
+		pos = tab_find(&st->tab[kind], key, NULL);
+		old = pos >= 0 ? st->tab[kind].idx[pos] : NULL;
 		action = !old ? "created" : cJSON_Compare(old, c, true) ? "unchanged" : "configured";
 		r = result_new(kind, ns, name, action);
 		if (!r) {
@@ -178,17 +260,47 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		}
 		cJSON_AddItemToArray(results, r);
 	}
-	while (cJSON_GetArraySize(copies) > 0) {
-		c = cJSON_DetachItemFromArray(copies, 0);
-		kind = (enum obj_kind)cJSON_GetArrayItem(kinds, 0)->valueint;
-		cJSON_DeleteItemFromArray(kinds, 0);
+	/* every index slot the commit needs exists before anything moves */
+	for (k = 0; k < OBJ_KIND_MAX; k++) {
+		size_t want = st->tab[k].n + (size_t)i; /* i: the number of copies */
+		cJSON **ni;
+
+		if (want <= st->tab[k].cap)
+			continue;
+		ni = realloc(st->tab[k].idx, want * sizeof(*ni));
+		if (!ni) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+		st->tab[k].idx = ni;
+		st->tab[k].cap = want;
+	}
+	for (r = kinds->child; copies->child; r = r->next) {
+		c = cJSON_DetachItemViaPointer(copies, copies->child);
+		kind = (enum obj_kind)r->valueint;
 		obj_ns_name(c, &ns, &name);
 		(void)map_key(key, sizeof(key), ns, name);
-		if (cJSON_HasObjectItem(st->objs[kind], key))
-			cJSON_ReplaceItemInObjectCaseSensitive(st->objs[kind], key, c);
-		else
-			obj_insert_sorted(st->objs[kind], key, c);
+		c->string = strdup(key);
+		if (!c->string) {
+			/* cannot happen after the reservations above in practice: stay consistent */
+			cJSON_Delete(c);
+			err_code = -ENOMEM;
+			goto out;
+		}
+		pos = tab_find(&st->tab[kind], key, NULL);
+		if (pos >= 0) {
+			cJSON_ReplaceItemViaPointer(st->tab[kind].objs, st->tab[kind].idx[pos], c);
+			st->tab[kind].idx[pos] = c;
+		} else {
+			cJSON_AddItemToArray(st->tab[kind].objs, c); /* appended: reindexed below */
+			grew[kind] = true;
+		}
 	}
+	for (k = 0; k < OBJ_KIND_MAX; k++)
+		if (grew[k] && tab_reindex(&st->tab[k]) < 0)
+			err_code = -ENOMEM; /* the list holds everything; only the index is stale */
+	if (err_code < 0)
+		goto out;
 	*ret_results = results;
 	results = NULL;
 out:
@@ -207,6 +319,9 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 	char key[512];
 	const char *ns, *name, *kstr;
 	enum obj_kind kind;
+	cJSON **found;
+	ssize_t pos;
+	int k, i, n;
 
 	if (!cJSON_IsArray(items)) {
 		snprintf(err, errlen, "delete: body is not a list of objects");
@@ -231,7 +346,7 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 		}
 		obj_ns_name(c, &ns, &name);
 		if (map_key(key, sizeof(key), ns, name) < 0 ||
-		    !cJSON_HasObjectItem(st->objs[kind], key)) {
+		    tab_find(&st->tab[kind], key, NULL) < 0) {
 			if (kind == OBJ_NAMESPACE)
 				snprintf(err, errlen, "%s %s: not found", obj_kind_name(kind), name);
 			else
@@ -247,12 +362,35 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 			goto err_nomem;
 		cJSON_AddItemToArray(results, r);
 	}
-	/* Pass 2: commit. */
+	/* Pass 2: commit: find every object named, then unlink them (once, however often each is
+	 * named) and close the gaps in the indexes. */
+	n = cJSON_GetArraySize(results);
+	found = calloc(n ? (size_t)n : 1, sizeof(*found));
+	if (!found)
+		goto err_nomem;
+	i = 0;
 	cJSON_ArrayForEach(r, results) {
 		(void)obj_kind_parse(str_at(r, "kind", NULL), &kind);
 		(void)map_key(key, sizeof(key), str_at(r, "namespace", NULL),
 			      str_at(r, "name", NULL));
-		cJSON_DeleteItemFromObjectCaseSensitive(st->objs[kind], key);
+		pos = tab_find(&st->tab[kind], key, NULL);
+		found[i++] = pos >= 0 ? st->tab[kind].idx[pos] : NULL;
+	}
+	for (i = 0; i < n; i++)
+		if (found[i])
+			found[i]->string[0] = '\0'; /* marked; keys are never empty */
+	free(found);
+	for (k = 0; k < OBJ_KIND_MAX; k++) {
+		struct kind_tab *t = &st->tab[k];
+		size_t j, out = 0;
+
+		for (j = 0; j < t->n; j++) {
+			if (t->idx[j]->string[0])
+				t->idx[out++] = t->idx[j];
+			else
+				cJSON_Delete(cJSON_DetachItemViaPointer(t->objs, t->idx[j]));
+		}
+		t->n = out;
 	}
 	*ret_results = results;
 	return 0;
@@ -430,29 +568,24 @@ const struct store_ep *store_ep_for_pod(const struct store *st, const char *ns,
 
 int store_count(const struct store *st, enum obj_kind kind)
 {
-	return cJSON_GetArraySize(st->objs[kind]);
+	return (int)st->tab[kind].n;
 }
 
 const cJSON *store_obj_at(const struct store *st, enum obj_kind kind, int i)
 {
-	return cJSON_GetArrayItem(st->objs[kind], i);
+	return i >= 0 && (size_t)i < st->tab[kind].n ? st->tab[kind].idx[i] : NULL;
 }
 
 const cJSON *store_obj_get(const struct store *st, enum obj_kind kind, const char *ns,
 			   const char *name)
 {
 	char key[512];
+	ssize_t pos;
 
 	if (map_key(key, sizeof(key), kind == OBJ_NAMESPACE ? "" : ns, name) < 0)
 		return NULL;
-	return cJSON_GetObjectItemCaseSensitive(st->objs[kind], key);
-}
-
-static int cmp_items(const void *a, const void *b)
-{
-	const cJSON *x = *(const cJSON *const *)a, *y = *(const cJSON *const *)b;
-
-	return strcmp(x->string, y->string);
+	pos = tab_find(&st->tab[kind], key, NULL);
+	return pos >= 0 ? st->tab[kind].idx[pos] : NULL;
 }
 
 /* Pod status as the kubelet would report it, from the CNI-registered endpoint. */
@@ -494,10 +627,10 @@ static int pod_add_status(const struct store *st, cJSON *pod)
 
 cJSON *store_list(const struct store *st, enum obj_kind kind)
 {
-	int n = cJSON_GetArraySize(st->objs[kind]), i = 0;
-	const cJSON **v = NULL;
-	cJSON *list, *items, *it, *c;
+	const struct kind_tab *t = &st->tab[kind];
+	cJSON *list, *items, *c;
 	char kname[64];
+	size_t i;
 
 	list = cJSON_CreateObject();
 	snprintf(kname, sizeof(kname), "%sList", obj_kind_name(kind));
@@ -506,26 +639,16 @@ cJSON *store_list(const struct store *st, enum obj_kind kind)
 	items = cJSON_AddArrayToObject(list, "items");
 	if (!items)
 		goto err;
-	if (n > 0) {
-		v = calloc(n, sizeof(*v));
-		if (!v)
-			goto err;
-		cJSON_ArrayForEach(it, st->objs[kind])
-			v[i++] = it;
-		qsort(v, n, sizeof(*v), cmp_items);
-	}
-	for (i = 0; i < n; i++) {
-		c = cJSON_Duplicate(v[i], true);
+	for (i = 0; i < t->n; i++) { /* the index is in key order */
+		c = cJSON_Duplicate(t->idx[i], true);
 		if (!c)
 			goto err;
 		cJSON_AddItemToArray(items, c);
 		if (kind == OBJ_POD && pod_add_status(st, c) < 0)
 			goto err;
 	}
-	free(v);
 	return list;
 err:
-	free(v);
 	cJSON_Delete(list);
 	return NULL;
 }
@@ -616,22 +739,68 @@ static void endpoints_from_pods(const struct store *st, const cJSON *svc, const 
 	}
 }
 
-static void endpoints_from_slices(const struct store *st, const char *svc_name, const char *ns,
-				  cJSON *eps)
-{
-	const cJSON *es, *lbl, *ep, *addr, *cond, *ready, *serving, *term, *ports, *p, *tref;
-	const char *ens, *ename, *owner;
-	cJSON *e, *pm;
-	int i, n = store_count(st, OBJ_ENDPOINTSLICE);
+/* An EndpointSlice by the Service that owns it (label kubernetes.io/service-name). */
+struct slice_ref {
+	const char *ns, *owner;
+	const cJSON *es;
+	int seq;
+};
 
+static int cmp_slice_ref(const void *a, const void *b)
+{
+	const struct slice_ref *x = a, *y = b;
+	int c = strcmp(x->ns, y->ns);
+
+	if (!c)
+		c = strcmp(x->owner, y->owner);
+	return c ? c : x->seq - y->seq;
+}
+
+/* Every owned slice, sorted by (namespace, owner): one pass instead of one per Service. */
+static struct slice_ref *slices_by_owner(const struct store *st, size_t *ret_n)
+{
+	int i, n = store_count(st, OBJ_ENDPOINTSLICE);
+	struct slice_ref *v = malloc((n ? (size_t)n : 1) * sizeof(*v));
+	const char *ename;
+	size_t k = 0;
+
+	if (!v)
+		return NULL;
 	for (i = 0; i < n; i++) {
-		es = store_obj_at(st, OBJ_ENDPOINTSLICE, i);
-		obj_ns_name(es, &ens, &ename);
-		lbl = cJSON_GetObjectItemCaseSensitive(
+		const cJSON *es = store_obj_at(st, OBJ_ENDPOINTSLICE, i);
+		const cJSON *lbl = cJSON_GetObjectItemCaseSensitive(
 			cJSON_GetObjectItemCaseSensitive(es, "metadata"), "labels");
-		owner = str_at(lbl, "kubernetes.io/service-name", NULL);
-		if (strcmp(ens, ns) != 0 || !owner || strcmp(owner, svc_name) != 0)
+
+		v[k].owner = str_at(lbl, "kubernetes.io/service-name", NULL);
+		if (!v[k].owner)
 			continue;
+		obj_ns_name(es, &v[k].ns, &ename);
+		v[k].es = es;
+		v[k].seq = i;
+		k++;
+	}
+	qsort(v, k, sizeof(*v), cmp_slice_ref);
+	*ret_n = k;
+	return v;
+}
+
+static void endpoints_from_slices(const struct slice_ref *v, size_t n, const char *svc_name,
+				  const char *ns, cJSON *eps)
+{
+	const cJSON *es, *ep, *addr, *cond, *ready, *serving, *term, *ports, *p, *tref;
+	struct slice_ref want = { .ns = ns, .owner = svc_name, .seq = -1 };
+	size_t lo = 0, hi = n, mid;
+	cJSON *e, *pm;
+
+	while (lo < hi) { /* first slice not before (ns, svc_name) */
+		mid = lo + (hi - lo) / 2;
+		if (cmp_slice_ref(&v[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && !strcmp(v[lo].ns, ns) && !strcmp(v[lo].owner, svc_name); lo++) {
+		es = v[lo].es;
 		ports = cJSON_GetObjectItemCaseSensitive(es, "ports");
 		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(es, "endpoints")) {
 			cond = cJSON_GetObjectItemCaseSensitive(ep, "conditions");
@@ -650,10 +819,14 @@ static void endpoints_from_slices(const struct store *st, const char *svc_name, 
 									  : !cJSON_IsFalse(ready));
 				cJSON_AddBoolToObject(e, "terminating", cJSON_IsTrue(term));
 				pm = cJSON_AddObjectToObject(e, "ports");
-				cJSON_ArrayForEach(p, ports)
-					cJSON_AddNumberToObject(
-						pm, str_at(p, "name", NULL) ?: "",
-						cJSON_GetObjectItemCaseSensitive(p, "port")->valueint);
+				cJSON_ArrayForEach(p, ports) {
+					const cJSON *pn = cJSON_GetObjectItemCaseSensitive(p, "port");
+
+					if (!cJSON_IsNumber(pn))
+						continue; /* unset: no concrete backend port */
+					cJSON_AddNumberToObject(pm, str_at(p, "name", NULL) ?: "",
+								pn->valueint);
+				}
 				if (cJSON_GetArraySize(pm) > 0)
 					cJSON_AddNumberToObject(e, "port", pm->child->valueint);
 				cJSON_AddItemToArray(eps, e);
@@ -668,9 +841,15 @@ cJSON *store_service_endpoints(const struct store *st)
 	const char *ns, *name;
 	cJSON *items = cJSON_CreateArray(), *item, *eps;
 	int i, n = store_count(st, OBJ_SERVICE);
+	struct slice_ref *slices;
+	size_t n_slices = 0;
 
-	if (!items)
+	slices = slices_by_owner(st, &n_slices);
+	if (!items || !slices) {
+		cJSON_Delete(items);
+		free(slices);
 		return NULL;
+	}
 	for (i = 0; i < n; i++) {
 		svc = store_obj_at(st, OBJ_SERVICE, i);
 		obj_ns_name(svc, &ns, &name);
@@ -685,9 +864,10 @@ cJSON *store_service_endpoints(const struct store *st)
 		if (cJSON_GetArraySize(sel) > 0)
 			endpoints_from_pods(st, svc, ns, eps);
 		else
-			endpoints_from_slices(st, name, ns, eps);
+			endpoints_from_slices(slices, n_slices, name, ns, eps);
 		cJSON_AddItemToArray(items, item);
 	}
+	free(slices);
 	return items;
 }
 
@@ -726,7 +906,7 @@ int store_save(const struct store *st, const char *path)
 	objs = cJSON_AddArrayToObject(root, "objects");
 	eps = cJSON_AddArrayToObject(root, "endpoints");
 	for (k = 0; k < OBJ_KIND_MAX; k++)
-		cJSON_ArrayForEach(it, st->objs[k])
+		cJSON_ArrayForEach(it, st->tab[k].objs)
 			cJSON_AddItemToArray(objs, cJSON_Duplicate(it, true));
 	for (i = 0; i < st->n_eps; i++)
 		cJSON_AddItemToArray(eps, ep_to_json(&st->eps[i]));
@@ -811,9 +991,9 @@ int store_clone(const struct store *st, struct store **ret_copy)
 	if (r < 0)
 		return r;
 	for (i = 0; i < OBJ_KIND_MAX; i++) {
-		cJSON_Delete(c->objs[i]);
-		c->objs[i] = cJSON_Duplicate(st->objs[i], true);
-		if (!c->objs[i]) {
+		cJSON_Delete(c->tab[i].objs);
+		c->tab[i].objs = cJSON_Duplicate(st->tab[i].objs, true);
+		if (!c->tab[i].objs || tab_reindex(&c->tab[i]) < 0) {
 			store_free(c);
 			return -ENOMEM;
 		}

@@ -313,10 +313,12 @@ static int frontend_push(struct build *b, const struct ip_addr *addr, __u16 port
 }
 
 /*
- * Backends of one Service port: ready endpoints; when none is ready, the serving and
- * terminating ones (so a rolling restart does not drop traffic), as kube-proxy does.
+ * Backends of one Service port in one address family: ready endpoints; when none is ready, the
+ * serving and terminating ones (so a rolling restart does not drop traffic), decided per family
+ * as kube-proxy does.
  */
-static int port_backends(const cJSON *item, const char *pname, struct sl_backend_val *bv)
+static int port_backends(const cJSON *item, const char *pname, int family,
+			 struct sl_backend_val *bv)
 {
 	const cJSON *ep, *pv;
 	struct ip_addr ba;
@@ -328,7 +330,7 @@ static int port_backends(const cJSON *item, const char *pname, struct sl_backend
 				continue;
 			if (pass == 1 && !(jtrue(ep, "serving") && jtrue(ep, "terminating")))
 				continue;
-			if (ip_parse(jstr(ep, "ip"), &ba) < 0)
+			if (ip_parse(jstr(ep, "ip"), &ba) < 0 || ba.family != family)
 				continue;
 			pv = cJSON_GetObjectItemCaseSensitive(
 				cJSON_GetObjectItemCaseSensitive(ep, "ports"), pname);
@@ -358,7 +360,7 @@ static int build_service(struct build *b, const cJSON *item)
 			cJSON_GetObjectItemCaseSensitive(obj, "status"), "loadBalancer"),
 		"ingress");
 	const cJSON *port, *ip, *aff, *np;
-	struct sl_backend_val bv[SL_MAX_BACKENDS_PER_SVC];
+	struct sl_backend_val bv4[SL_MAX_BACKENDS_PER_SVC], bv6[SL_MAX_BACKENDS_PER_SVC];
 	const char *proto, *single, *type = jstr(spec, "type") ?: "ClusterIP";
 	struct ip_addr vip;
 	cJSON *single_arr = NULL;
@@ -366,8 +368,10 @@ static int build_service(struct build *b, const cJSON *item)
 	__u16 flags = 0, pnum;
 	__u8 l4;
 	size_t i;
-	int nb, r = 0;
+	int nb4, nb6, r = 0;
 
+/* the backends of the port being built, for a frontend address of a */
+#define BV(a) ((a)->family == AF_INET ? bv4 : bv6), ((a)->family == AF_INET ? nb4 : nb6)
 	single = jstr(spec, "clusterIP");
 	if ((!cJSON_IsArray(ips) || cJSON_GetArraySize(ips) == 0) && single) {
 		single_arr = cJSON_CreateStringArray(&single, 1);
@@ -389,20 +393,21 @@ static int build_service(struct build *b, const cJSON *item)
 		if (strcmp(proto, "TCP") && strcmp(proto, "UDP"))
 			continue; /* SCTP: not on this datapath */
 		l4 = strcmp(proto, "TCP") == 0 ? IPPROTO_TCP : IPPROTO_UDP;
-		nb = port_backends(item, jstr(port, "name") ?: "", bv);
+		nb4 = port_backends(item, jstr(port, "name") ?: "", AF_INET, bv4);
+		nb6 = port_backends(item, jstr(port, "name") ?: "", AF_INET6, bv6);
 		pnum = (__u16)cJSON_GetObjectItemCaseSensitive(port, "port")->valueint;
 		cJSON_ArrayForEach(ip, ips) {
 			if (!cJSON_IsString(ip) || ip_parse(ip->valuestring, &vip) < 0)
 				continue; /* "None": headless, no frontend */
-			r = frontend_push(b, &vip, pnum, l4, flags, timeout, bv, nb);
+			r = frontend_push(b, &vip, pnum, l4, flags, timeout, BV(&vip));
 			if (r < 0)
 				goto out;
 		}
 		cJSON_ArrayForEach(ip, ext) {
 			if (!cJSON_IsString(ip) || ip_parse(ip->valuestring, &vip) < 0)
 				continue;
-			r = frontend_push(b, &vip, pnum, l4, flags | SL_SVC_F_EXTERNAL, timeout, bv,
-					  nb);
+			r = frontend_push(b, &vip, pnum, l4, flags | SL_SVC_F_EXTERNAL, timeout,
+					  BV(&vip));
 			if (r < 0)
 				goto out;
 		}
@@ -411,7 +416,7 @@ static int build_service(struct build *b, const cJSON *item)
 				if (ip_parse(jstr(ip, "ip"), &vip) < 0)
 					continue; /* hostname-only ingress: nothing to balance here */
 				r = frontend_push(b, &vip, pnum, l4, flags | SL_SVC_F_EXTERNAL,
-						  timeout, bv, nb);
+						  timeout, BV(&vip));
 				if (r < 0)
 					goto out;
 			}
@@ -420,12 +425,14 @@ static int build_service(struct build *b, const cJSON *item)
 		if (strcmp(type, "ClusterIP") && cJSON_IsNumber(np) && np->valueint > 0) {
 			for (i = 0; i < b->in->n_node_addrs; i++) {
 				r = frontend_push(b, &b->in->node_addrs[i], (__u16)np->valueint, l4,
-						  flags | SL_SVC_F_NODEPORT, timeout, bv, nb);
+						  flags | SL_SVC_F_NODEPORT, timeout,
+						  BV(&b->in->node_addrs[i]));
 				if (r < 0)
 					goto out;
 			}
 		}
 	}
+#undef BV
 out:
 	cJSON_Delete(single_arr);
 	return r;

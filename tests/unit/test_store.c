@@ -260,6 +260,49 @@ static void store_obj_at__applied_out_of_order__iterates_in_key_order(void **sta
 	assert_null(store_obj_at(t->st, OBJ_POD, 2));
 }
 
+/* Pods p0..p(n-1) applied in reverse, then one batch naming p3 twice, the later copy labelled
+ * differently: the later wins, order and lookups hold, and a delete naming p1 twice removes it
+ * once. Exercises the sorted index the store keeps beside cJSON's lists. */
+static void store_apply__many_and_duplicates__index_sorted_later_copy_wins(void **state)
+{
+	struct t *t = *state;
+	char buf[256], name[16];
+	cJSON *items, *res = NULL;
+	const cJSON *o, *prev = NULL;
+	int i;
+
+	for (i = 9; i >= 0; i--) {
+		snprintf(name, sizeof(name), "p%d", i);
+		snprintf(buf, sizeof(buf), "[" POD("%s", "a", "") "]", name);
+		assert_int_equal(apply(t, buf), 0);
+	}
+	assert_int_equal(apply(t, "[" POD("p3", "a", "") "," POD("px", "a", "") ","
+			 POD("p3", "b", "") "]"), 0);
+	assert_int_equal(store_count(t->st, OBJ_POD), 11);
+	for (i = 0; i < store_count(t->st, OBJ_POD); i++) {
+		o = store_obj_at(t->st, OBJ_POD, i);
+		if (prev)
+			assert_true(strcmp(str_at(cJSON_GetObjectItemCaseSensitive(prev, "metadata"), "name"),
+					   str_at(cJSON_GetObjectItemCaseSensitive(o, "metadata"), "name")) < 0);
+		prev = o;
+	}
+	o = store_obj_get(t->st, OBJ_POD, "default", "p3");
+	assert_non_null(o);
+	assert_string_equal(str_at(cJSON_GetObjectItemCaseSensitive(
+					   cJSON_GetObjectItemCaseSensitive(o, "metadata"), "labels"), "app"), "b");
+	assert_non_null(store_obj_get(t->st, OBJ_POD, "default", "px"));
+
+	items = parse("[" POD("p1", "a", "") "," POD("p1", "a", "") "," POD("p7", "a", "") "]");
+	assert_int_equal(store_delete(t->st, items, &res, t->err, sizeof(t->err)), 0);
+	cJSON_Delete(res);
+	cJSON_Delete(items);
+	assert_int_equal(store_count(t->st, OBJ_POD), 9);
+	assert_null(store_obj_get(t->st, OBJ_POD, "default", "p1"));
+	assert_null(store_obj_get(t->st, OBJ_POD, "default", "p7"));
+	assert_non_null(store_obj_get(t->st, OBJ_POD, "default", "p8"));
+	assert_non_null(store_obj_get(t->st, OBJ_POD, "default", "p0"));
+}
+
 /* --- endpoints ------------------------------------------------------------------------------ */
 
 static void store_ep_add__same_container_twice__keeps_ep_id(void **state)
@@ -571,6 +614,7 @@ int main(void)
 		T(store_apply__object_without_namespace__defaults_to_default),
 		T(store_delete__one_object_missing__aborts_whole_batch),
 		T(store_obj_at__applied_out_of_order__iterates_in_key_order),
+	T(store_apply__many_and_duplicates__index_sorted_later_copy_wins),
 		T(store_ep_add__same_container_twice__keeps_ep_id),
 		T(store_service_endpoints__selector_and_named_target_port__resolves_pods),
 		T(store_service_endpoints__service_without_selector__uses_endpoint_slices),
