@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <ifaddrs.h>
-#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -166,6 +165,7 @@ out:
 	free(cur_svc);
 	free(cur_bk);
 	sync_desired_free(&d);
+	store_trim(st); /* the parsed objects were for this build only */
 	return r;
 }
 
@@ -362,8 +362,6 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	}
 out:
 	cJSON_Delete(items);
-	/* a big apply leaves megabytes of freed parse trees and store copies: hand them back */
-	malloc_trim(0);
 	if (r < 0) {
 		cJSON_Delete(results);
 		return json_error(status, 500, strerror(-r));
@@ -518,6 +516,7 @@ char *agent_http(struct agent *a, const char *method, const char *url, const cha
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddItemToObject(o, "items", store_service_endpoints(a->store));
+		store_trim(a->store);
 		resp = json_take(o, ret_status, 200);
 	} else if (post && !strcmp(url, "/v1/cni/add"))
 		resp = api_cni(a, body, len, true, ret_status);

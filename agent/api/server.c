@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -26,6 +27,8 @@ struct server {
 	struct agent *agent;
 	int fd;
 };
+
+#define TRIM_AFTER_BYTES (256u << 10)
 
 struct req {
 	char *buf;
@@ -195,9 +198,15 @@ static void on_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)c;
 	(void)toe;
 	if (rq) {
+		/* a big apply leaves hundreds of megabytes of freed parse trees and store copies
+		 * (and the body): once its response is gone, give the pages back */
+		bool big = rq->len > TRIM_AFTER_BYTES;
+
 		free(rq->buf);
 		free(rq);
 		*con_cls = NULL;
+		if (big)
+			malloc_trim(0);
 	}
 }
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <cjson/cJSON.h>
 
@@ -16,38 +17,143 @@
 #define STORE_MAX_FILE	  (64u << 20)
 
 /*
- * One kind's objects: a cJSON object owning them (member name "ns/name"), linked in key order so
- * saving and listing iterate in that order, and an index of the same pointers in the same order
- * for O(1) access by position and O(log n) lookup by key. cJSON's own object lookups walk the
- * list, which at 10,000 Services made every apply quadratic.
+ * One kind's objects, sorted by key ("ns/name") for O(log n) lookup and O(1) access by position.
+ * An object is kept as the compact JSON text it was applied as (validated, defaults filled):
+ * 10,000 Services with 100,000 endpoints take some 8 MB so, against some 90 MB as cJSON trees.
+ * Readers get a tree parsed on first use and cached until store_trim(), which the agent calls
+ * once a reconcile or a listing is done with them.
  */
+struct obj_ent {
+	char *key;   /* in the store's arena, as is text */
+	char *text;
+	cJSON *tree; /* text parsed, or NULL */
+};
+
+/*
+ * Keys and texts live in mmap'd chunks of their own, not in the malloc heap: a big apply
+ * allocates and frees hundreds of megabytes of small cJSON nodes, and long-lived strings
+ * scattered among them would keep those heap pages resident after the trees are gone. Freed
+ * strings are only counted; when most of the arena is garbage it is rebuilt (arena_compact).
+ */
+#define ARENA_CHUNK (1u << 20)
+
+struct arena_chunk {
+	struct arena_chunk *next;
+	size_t cap, used;
+	char data[];
+};
+
+struct text_arena {
+	struct arena_chunk *head;
+	size_t used, live; /* bytes handed out, and those still referenced */
+};
+
 struct kind_tab {
-	cJSON *objs;
-	cJSON **idx;
+	struct obj_ent *e;
 	size_t n, cap;
 };
 
 struct store {
+	struct text_arena arena;
 	struct kind_tab tab[OBJ_KIND_MAX];
 	struct store_ep *eps;
 	size_t n_eps, cap_eps;
 	unsigned int next_ep_id;
 };
 
+static char *arena_strdup(struct text_arena *a, const char *str)
+{
+	size_t len = strlen(str) + 1, cap;
+	struct arena_chunk *c = a->head;
+	void *m;
+
+	if (!c || c->cap - c->used < len) {
+		cap = len + sizeof(*c) > ARENA_CHUNK ? len + sizeof(*c) : ARENA_CHUNK;
+		m = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (m == MAP_FAILED)
+			return NULL;
+		c = m;
+		c->next = a->head;
+		c->cap = cap - sizeof(*c);
+		c->used = 0;
+		a->head = c;
+	}
+	memcpy(c->data + c->used, str, len);
+	c->used += len;
+	a->used += len;
+	a->live += len;
+	return c->data + c->used - len;
+}
+
+static void arena_release(struct text_arena *a, const char *str)
+{
+	if (str)
+		a->live -= strlen(str) + 1;
+}
+
+static void arena_free(struct text_arena *a)
+{
+	struct arena_chunk *c, *next;
+
+	for (c = a->head; c; c = next) {
+		next = c->next;
+		munmap(c, c->cap + sizeof(*c));
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+/* Rebuilds the arena with only the live strings once garbage outweighs them. */
+static void arena_compact(struct store *st)
+{
+	struct text_arena na = {};
+	size_t j, n = 0, k = 0;
+	char **np;
+	int i;
+
+	if (st->arena.used < 2 * st->arena.live + ARENA_CHUNK)
+		return;
+	for (i = 0; i < OBJ_KIND_MAX; i++)
+		n += st->tab[i].n;
+	np = malloc((n ? n : 1) * 2 * sizeof(*np));
+	if (!np)
+		return; /* no memory: the old arena stays, still valid */
+	for (i = 0; i < OBJ_KIND_MAX; i++) {
+		for (j = 0; j < st->tab[i].n; j++) {
+			np[k] = arena_strdup(&na, st->tab[i].e[j].key);
+			np[k + 1] = arena_strdup(&na, st->tab[i].e[j].text);
+			if (!np[k] || !np[k + 1]) {
+				arena_free(&na);
+				free(np);
+				return;
+			}
+			k += 2;
+		}
+	}
+	for (i = 0, k = 0; i < OBJ_KIND_MAX; i++) {
+		for (j = 0; j < st->tab[i].n; j++, k += 2) {
+			st->tab[i].e[j].key = np[k];
+			st->tab[i].e[j].text = np[k + 1];
+		}
+	}
+	free(np);
+	arena_free(&st->arena);
+	st->arena = na;
+}
+
+static void ent_free(struct text_arena *a, struct obj_ent *e)
+{
+	arena_release(a, e->key);
+	arena_release(a, e->text);
+	cJSON_Delete(e->tree);
+	memset(e, 0, sizeof(*e));
+}
+
 int store_new(struct store **ret_store)
 {
 	struct store *st = calloc(1, sizeof(*st));
-	int i;
 
 	if (!st)
 		return -ENOMEM;
-	for (i = 0; i < OBJ_KIND_MAX; i++) {
-		st->tab[i].objs = cJSON_CreateObject();
-		if (!st->tab[i].objs) {
-			store_free(st);
-			return -ENOMEM;
-		}
-	}
 	st->next_ep_id = 1;
 	*ret_store = st;
 	return 0;
@@ -59,10 +165,14 @@ void store_free(struct store *st)
 
 	if (!st)
 		return;
+	size_t j;
+
 	for (i = 0; i < OBJ_KIND_MAX; i++) {
-		cJSON_Delete(st->tab[i].objs);
-		free(st->tab[i].idx);
+		for (j = 0; j < st->tab[i].n; j++)
+			cJSON_Delete(st->tab[i].e[j].tree);
+		free(st->tab[i].e);
 	}
+	arena_free(&st->arena);
 	free(st->eps);
 	free(st);
 }
@@ -112,15 +222,15 @@ static cJSON *result_new(enum obj_kind kind, const char *ns, const char *name,
 
 /* --- per-kind tables ------------------------------------------------------------------------- */
 
-/* Position of key in t's index, or -1; *ins gets where it would go. */
-static ssize_t tab_find(const struct kind_tab *t, const char *key, size_t *ins)
+/* Position of key in t, or -1. */
+static ssize_t tab_find(const struct kind_tab *t, const char *key)
 {
 	size_t lo = 0, hi = t->n, mid;
 	int c;
 
 	while (lo < hi) {
 		mid = lo + (hi - lo) / 2;
-		c = strcmp(t->idx[mid]->string, key);
+		c = strcmp(t->e[mid].key, key);
 		if (c == 0)
 			return (ssize_t)mid;
 		if (c < 0)
@@ -128,77 +238,94 @@ static ssize_t tab_find(const struct kind_tab *t, const char *key, size_t *ins)
 		else
 			hi = mid;
 	}
-	if (ins)
-		*ins = lo;
 	return -1;
 }
 
-struct tab_ent {
-	cJSON *c;
+static int tab_reserve(struct kind_tab *t, size_t want)
+{
+	struct obj_ent *ne;
+
+	if (want <= t->cap)
+		return 0;
+	ne = realloc(t->e, want * sizeof(*ne));
+	if (!ne)
+		return -ENOMEM;
+	t->e = ne;
+	t->cap = want;
+	return 0;
+}
+
+/* The tree of an entry, parsed on first use (the cache is not part of the store's value). */
+static const cJSON *ent_tree(const struct obj_ent *e)
+{
+	struct obj_ent *m = (struct obj_ent *)e;
+
+	if (!m->tree)
+		m->tree = cJSON_Parse(m->text);
+	return m->tree;
+}
+
+struct new_ent {
+	struct obj_ent e;
+	enum obj_kind kind;
 	size_t seq;
 };
 
-static int cmp_tab_ent(const void *a, const void *b)
+static int cmp_new_ent(const void *a, const void *b)
 {
-	const struct tab_ent *x = a, *y = b;
-	int c = strcmp(x->c->string, y->c->string);
+	const struct new_ent *x = a, *y = b;
+	int c = (int)x->kind - (int)y->kind;
 
+	if (!c)
+		c = strcmp(x->e.key, y->e.key);
 	return c ? c : x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 /*
- * Rebuilds t's index from its list, sorting by key and, where one batch applied a key twice,
- * keeping the later object (list order is application order for objects appended since the
- * last rebuild). Relinks the list in key order. Only allocation fails.
+ * Merges new entries (any order, a key possibly more than once: the later wins) into the
+ * sorted tables, which have room for them (tab_reserve). Takes the entries' contents.
  */
-static int tab_reindex(struct kind_tab *t)
+static void tab_merge(struct store *st, struct new_ent *add, size_t n_add)
 {
-	struct tab_ent *e;
-	size_t n = 0, i, out = 0;
-	cJSON *it, *next;
+	struct kind_tab *t;
+	size_t i, j, out, from, n_kind;
+	int k;
 
-	for (it = t->objs->child; it; it = it->next)
-		n++;
-	e = malloc((n ? n : 1) * sizeof(*e));
-	if (!e)
-		return -ENOMEM;
-	for (it = t->objs->child, i = 0; it; it = it->next, i++)
-		e[i] = (struct tab_ent){ .c = it, .seq = i };
-	qsort(e, n, sizeof(*e), cmp_tab_ent);
-	if (n > t->cap) {
-		cJSON **ni = realloc(t->idx, n * sizeof(*ni));
-
-		if (!ni) {
-			free(e);
-			return -ENOMEM;
+	qsort(add, n_add, sizeof(*add), cmp_new_ent);
+	for (i = 0; i < n_add; i = j) {
+		k = add[i].kind;
+		for (j = i; j < n_add && (int)add[j].kind == k; j++)
+			;
+		t = &st->tab[k];
+		/* drop earlier copies of a key applied twice */
+		for (from = i, n_kind = 0; from < j; from++) {
+			if (from + 1 < j && !strcmp(add[from].e.key, add[from + 1].e.key)) {
+				ent_free(&st->arena, &add[from].e);
+				continue;
+			}
+			add[i + n_kind++] = add[from];
 		}
-		t->idx = ni;
-		t->cap = n;
-	}
-	for (i = 0; i < n; i++) {
-		if (i + 1 < n && !strcmp(e[i].c->string, e[i + 1].c->string)) {
-			cJSON_Delete(cJSON_DetachItemViaPointer(t->objs, e[i].c));
-			continue;
+		/* merge from the back: t->e[0..n) and add[i..i+n_kind) into t->e[0..n+n_kind);
+		 * no new key is in t already (the caller looked each one up) */
+		out = t->n + n_kind;
+		from = t->n;
+		t->n = out;
+		while (n_kind > 0) {
+			if (from > 0 && strcmp(t->e[from - 1].key, add[i + n_kind - 1].e.key) > 0)
+				t->e[--out] = t->e[--from];
+			else
+				t->e[--out] = add[i + --n_kind].e;
 		}
-		t->idx[out++] = e[i].c;
 	}
-	free(e);
-	t->n = out;
-	/* relink: child -> ... in key order; cJSON keeps the tail in child->prev */
-	t->objs->child = out ? t->idx[0] : NULL;
-	for (i = 0; i < out; i++) {
-		next = i + 1 < out ? t->idx[i + 1] : NULL;
-		t->idx[i]->next = next;
-		t->idx[i]->prev = i ? t->idx[i - 1] : t->idx[out - 1];
-	}
-	return 0;
 }
 
 int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
 		size_t errlen)
 {
 	cJSON *copies = NULL, *results = NULL, *it, *c, *kinds = NULL, *r;
-	bool grew[OBJ_KIND_MAX] = { false };
+	struct new_ent *ne = NULL;
+	size_t n = 0, n_add = 0, j;
+	char *txt;
 	char key[512];
 	const char *ns, *name;
 	enum obj_kind kind;
@@ -242,17 +369,32 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		}
 		i++;
 	}
-	/* Pass 2: commit. Only allocation can fail here; results are built first. */
-	for (c = copies->child, it = kinds->child; c; c = c->next, it = it->next) {
-		const cJSON *old;
+	/* Pass 2: every allocation the commit needs, and the results; nothing changes yet. An
+	 * object is "unchanged" when its compact text is the one stored. */
+	ne = calloc(i ? (size_t)i : 1, sizeof(*ne));
+	if (!ne) {
+		err_code = -ENOMEM;
+		goto out;
+	}
+	n = (size_t)i;
+	for (c = copies->child, it = kinds->child, i = 0; c; c = c->next, it = it->next, i++) {
 		const char *action;
 
 		kind = (enum obj_kind)it->valueint;
 		obj_ns_name(c, &ns, &name);
 		(void)map_key(key, sizeof(key), ns, name);
-		pos = tab_find(&st->tab[kind], key, NULL);
-		old = pos >= 0 ? st->tab[kind].idx[pos] : NULL;
-		action = !old ? "created" : cJSON_Compare(old, c, true) ? "unchanged" : "configured";
+		ne[i] = (struct new_ent){ .kind = kind, .seq = (size_t)i };
+		txt = cJSON_PrintUnformatted(c);
+		ne[i].e.key = arena_strdup(&st->arena, key);
+		ne[i].e.text = txt ? arena_strdup(&st->arena, txt) : NULL;
+		free(txt);
+		if (!ne[i].e.key || !ne[i].e.text) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+		pos = tab_find(&st->tab[kind], key);
+		action = pos < 0 ? "created"
+		       : strcmp(st->tab[kind].e[pos].text, ne[i].e.text) ? "configured" : "unchanged";
 		r = result_new(kind, ns, name, action);
 		if (!r) {
 			err_code = -ENOMEM;
@@ -260,52 +402,37 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		}
 		cJSON_AddItemToArray(results, r);
 	}
-	/* every index slot the commit needs exists before anything moves */
 	for (k = 0; k < OBJ_KIND_MAX; k++) {
-		size_t want = st->tab[k].n + (size_t)i; /* i: the number of copies */
-		cJSON **ni;
+		if (tab_reserve(&st->tab[k], st->tab[k].n + n) < 0) {
+			err_code = -ENOMEM;
+			goto out;
+		}
+	}
+	/* Pass 3: commit; nothing fails from here. Each copy stays as its entry's parsed tree, for
+	 * the reconcile that follows. */
+	for (j = 0; j < n; j++) {
+		struct kind_tab *t = &st->tab[ne[j].kind];
 
-		if (want <= st->tab[k].cap)
-			continue;
-		ni = realloc(st->tab[k].idx, want * sizeof(*ni));
-		if (!ni) {
-			err_code = -ENOMEM;
-			goto out;
-		}
-		st->tab[k].idx = ni;
-		st->tab[k].cap = want;
-	}
-	for (r = kinds->child; copies->child; r = r->next) {
-		c = cJSON_DetachItemViaPointer(copies, copies->child);
-		kind = (enum obj_kind)r->valueint;
-		obj_ns_name(c, &ns, &name);
-		(void)map_key(key, sizeof(key), ns, name);
-		c->string = strdup(key);
-		if (!c->string) {
-			/* cannot happen after the reservations above in practice: stay consistent */
-			cJSON_Delete(c);
-			err_code = -ENOMEM;
-			goto out;
-		}
-		pos = tab_find(&st->tab[kind], key, NULL);
+		ne[j].e.tree = cJSON_DetachItemViaPointer(copies, copies->child);
+		pos = tab_find(t, ne[j].e.key);
 		if (pos >= 0) {
-			cJSON_ReplaceItemViaPointer(st->tab[kind].objs, st->tab[kind].idx[pos], c);
-			st->tab[kind].idx[pos] = c;
+			ent_free(&st->arena, &t->e[pos]);
+			t->e[pos] = ne[j].e;
 		} else {
-			cJSON_AddItemToArray(st->tab[kind].objs, c); /* appended: reindexed below */
-			grew[kind] = true;
+			ne[n_add++] = ne[j]; /* n_add <= j: moves entries down, never over a later one */
 		}
 	}
-	for (k = 0; k < OBJ_KIND_MAX; k++)
-		if (grew[k] && tab_reindex(&st->tab[k]) < 0)
-			err_code = -ENOMEM; /* the list holds everything; only the index is stale */
-	if (err_code < 0)
-		goto out;
+	tab_merge(st, ne, n_add);
+	n = 0; /* all taken */
+	arena_compact(st);
 	*ret_results = results;
 	results = NULL;
 out:
 	if (err_code == -ENOMEM)
 		snprintf(err, errlen, "apply: out of memory");
+	for (j = 0; ne && j < n; j++)
+		ent_free(&st->arena, &ne[j].e);
+	free(ne);
 	cJSON_Delete(copies);
 	cJSON_Delete(kinds);
 	cJSON_Delete(results);
@@ -319,7 +446,7 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 	char key[512];
 	const char *ns, *name, *kstr;
 	enum obj_kind kind;
-	cJSON **found;
+	struct obj_ent **found;
 	ssize_t pos;
 	int k, i, n;
 
@@ -346,7 +473,7 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 		}
 		obj_ns_name(c, &ns, &name);
 		if (map_key(key, sizeof(key), ns, name) < 0 ||
-		    tab_find(&st->tab[kind], key, NULL) < 0) {
+		    tab_find(&st->tab[kind], key) < 0) {
 			if (kind == OBJ_NAMESPACE)
 				snprintf(err, errlen, "%s %s: not found", obj_kind_name(kind), name);
 			else
@@ -362,8 +489,8 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 			goto err_nomem;
 		cJSON_AddItemToArray(results, r);
 	}
-	/* Pass 2: commit: find every object named, then unlink them (once, however often each is
-	 * named) and close the gaps in the indexes. */
+	/* Pass 2: commit: find every object named, then free them (once, however often each is
+	 * named) and close the gaps. */
 	n = cJSON_GetArraySize(results);
 	found = calloc(n ? (size_t)n : 1, sizeof(*found));
 	if (!found)
@@ -373,25 +500,23 @@ int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char
 		(void)obj_kind_parse(str_at(r, "kind", NULL), &kind);
 		(void)map_key(key, sizeof(key), str_at(r, "namespace", NULL),
 			      str_at(r, "name", NULL));
-		pos = tab_find(&st->tab[kind], key, NULL);
-		found[i++] = pos >= 0 ? st->tab[kind].idx[pos] : NULL;
+		pos = tab_find(&st->tab[kind], key);
+		found[i++] = pos >= 0 ? &st->tab[kind].e[pos] : NULL;
 	}
 	for (i = 0; i < n; i++)
-		if (found[i])
-			found[i]->string[0] = '\0'; /* marked; keys are never empty */
+		if (found[i] && found[i]->key)
+			ent_free(&st->arena, found[i]); /* key NULL: marked for removal */
 	free(found);
 	for (k = 0; k < OBJ_KIND_MAX; k++) {
 		struct kind_tab *t = &st->tab[k];
 		size_t j, out = 0;
 
-		for (j = 0; j < t->n; j++) {
-			if (t->idx[j]->string[0])
-				t->idx[out++] = t->idx[j];
-			else
-				cJSON_Delete(cJSON_DetachItemViaPointer(t->objs, t->idx[j]));
-		}
+		for (j = 0; j < t->n; j++)
+			if (t->e[j].key)
+				t->e[out++] = t->e[j];
 		t->n = out;
 	}
+	arena_compact(st);
 	*ret_results = results;
 	return 0;
 
@@ -573,7 +698,7 @@ int store_count(const struct store *st, enum obj_kind kind)
 
 const cJSON *store_obj_at(const struct store *st, enum obj_kind kind, int i)
 {
-	return i >= 0 && (size_t)i < st->tab[kind].n ? st->tab[kind].idx[i] : NULL;
+	return i >= 0 && (size_t)i < st->tab[kind].n ? ent_tree(&st->tab[kind].e[i]) : NULL;
 }
 
 const cJSON *store_obj_get(const struct store *st, enum obj_kind kind, const char *ns,
@@ -584,8 +709,8 @@ const cJSON *store_obj_get(const struct store *st, enum obj_kind kind, const cha
 
 	if (map_key(key, sizeof(key), kind == OBJ_NAMESPACE ? "" : ns, name) < 0)
 		return NULL;
-	pos = tab_find(&st->tab[kind], key, NULL);
-	return pos >= 0 ? st->tab[kind].idx[pos] : NULL;
+	pos = tab_find(&st->tab[kind], key);
+	return pos >= 0 ? ent_tree(&st->tab[kind].e[pos]) : NULL;
 }
 
 /* Pod status as the kubelet would report it, from the CNI-registered endpoint. */
@@ -639,8 +764,8 @@ cJSON *store_list(const struct store *st, enum obj_kind kind)
 	items = cJSON_AddArrayToObject(list, "items");
 	if (!items)
 		goto err;
-	for (i = 0; i < t->n; i++) { /* the index is in key order */
-		c = cJSON_Duplicate(t->idx[i], true);
+	for (i = 0; i < t->n; i++) { /* in key order */
+		c = t->e[i].tree ? cJSON_Duplicate(t->e[i].tree, true) : cJSON_Parse(t->e[i].text);
 		if (!c)
 			goto err;
 		cJSON_AddItemToArray(items, c);
@@ -894,23 +1019,19 @@ static cJSON *ep_to_json(const struct store_ep *ep)
 
 int store_save(const struct store *st, const char *path)
 {
-	cJSON *root = cJSON_CreateObject(), *objs, *eps, *it;
+	cJSON *eps = cJSON_CreateArray();
 	char tmp[4096];
 	char *txt = NULL;
 	FILE *f = NULL;
+	bool first = true;
 	size_t i;
 	int k, err = 0;
 
-	if (!root)
+	if (!eps)
 		return -ENOMEM;
-	objs = cJSON_AddArrayToObject(root, "objects");
-	eps = cJSON_AddArrayToObject(root, "endpoints");
-	for (k = 0; k < OBJ_KIND_MAX; k++)
-		cJSON_ArrayForEach(it, st->tab[k].objs)
-			cJSON_AddItemToArray(objs, cJSON_Duplicate(it, true));
 	for (i = 0; i < st->n_eps; i++)
 		cJSON_AddItemToArray(eps, ep_to_json(&st->eps[i]));
-	txt = cJSON_PrintUnformatted(root);
+	txt = cJSON_PrintUnformatted(eps);
 	if (!txt) {
 		err = -ENOMEM;
 		goto out;
@@ -924,7 +1045,19 @@ int store_save(const struct store *st, const char *path)
 		err = -errno;
 		goto out;
 	}
-	if (fputs(txt, f) < 0 || fflush(f) != 0 || fsync(fileno(f)) < 0)
+	/* {"objects":[<stored texts>],"endpoints":[...]}: the texts are written as they are */
+	if (fputs("{\"objects\":[", f) < 0)
+		err = -EIO;
+	for (k = 0; k < OBJ_KIND_MAX && !err; k++) {
+		for (i = 0; i < st->tab[k].n && !err; i++) {
+			if ((!first && fputc(',', f) == EOF) || fputs(st->tab[k].e[i].text, f) < 0)
+				err = -EIO;
+			first = false;
+		}
+	}
+	if (!err && (fputs("],\"endpoints\":", f) < 0 || fputs(txt, f) < 0 || fputc('}', f) == EOF))
+		err = -EIO;
+	if (!err && (fflush(f) != 0 || fsync(fileno(f)) < 0))
 		err = -errno ?: -EIO;
 	if (fclose(f) != 0 && !err)
 		err = -errno;
@@ -934,7 +1067,7 @@ int store_save(const struct store *st, const char *path)
 		(void)unlink(tmp);
 out:
 	free(txt);
-	cJSON_Delete(root);
+	cJSON_Delete(eps);
 	return err;
 }
 
@@ -982,6 +1115,20 @@ out:
 	return r;
 }
 
+void store_trim(const struct store *st)
+{
+	struct store *m = (struct store *)st; /* only the parse cache changes */
+	size_t j;
+	int i;
+
+	for (i = 0; i < OBJ_KIND_MAX; i++) {
+		for (j = 0; j < m->tab[i].n; j++) {
+			cJSON_Delete(m->tab[i].e[j].tree);
+			m->tab[i].e[j].tree = NULL;
+		}
+	}
+}
+
 int store_clone(const struct store *st, struct store **ret_copy)
 {
 	struct store *c;
@@ -991,11 +1138,23 @@ int store_clone(const struct store *st, struct store **ret_copy)
 	if (r < 0)
 		return r;
 	for (i = 0; i < OBJ_KIND_MAX; i++) {
-		cJSON_Delete(c->tab[i].objs);
-		c->tab[i].objs = cJSON_Duplicate(st->tab[i].objs, true);
-		if (!c->tab[i].objs || tab_reindex(&c->tab[i]) < 0) {
+		const struct kind_tab *t = &st->tab[i];
+		size_t j;
+
+		if (tab_reserve(&c->tab[i], t->n) < 0) {
 			store_free(c);
 			return -ENOMEM;
+		}
+		for (j = 0; j < t->n; j++) {
+			struct obj_ent *e = &c->tab[i].e[j];
+
+			*e = (struct obj_ent){ .key = arena_strdup(&c->arena, t->e[j].key),
+					       .text = arena_strdup(&c->arena, t->e[j].text) };
+			c->tab[i].n++;
+			if (!e->key || !e->text) {
+				store_free(c);
+				return -ENOMEM;
+			}
 		}
 	}
 	if (st->n_eps) {

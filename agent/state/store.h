@@ -79,6 +79,13 @@ int store_save(const struct store *st, const char *path) __attribute__((warn_unu
 int store_load(struct store *st, const char *path, char *err, size_t errlen)
 	__attribute__((warn_unused_result));
 
+/*
+ * Objects are stored as compact JSON text; the trees store_obj_at/store_obj_get return are
+ * parsed on first use and stay valid until store_trim (or the object is replaced or deleted).
+ * Frees those trees: call it once a reconcile or a listing is done with them.
+ */
+void store_trim(const struct store *st);
+
 /* A deep copy, for apply-then-commit: the copy is changed and swapped in only on success. */
 int store_clone(const struct store *st, struct store **ret_copy)
 	__attribute__((warn_unused_result));
