@@ -11,6 +11,7 @@
 
 #define BPF_F_PSEUDO_HDR_    (1ULL << 4)
 #define BPF_F_MARK_MANGLED_0_ (1ULL << 5)
+#define BPF_F_RECOMPUTE_CSUM_ (1ULL << 0)
 
 #define IP4_CSUM_OFF 10
 #define IP4_SADDR_OFF 12
@@ -41,9 +42,15 @@ static __always_inline int nat_tc(struct __sk_buff *skb, const struct pkt *p, bo
 	} else {
 		off = p->l3_off + (dst ? IP6_DADDR_OFF : IP6_SADDR_OFF);
 		diff = bpf_csum_diff((__u32 *)(dst ? p->daddr : p->saddr), 16, (__u32 *)addr, 16, 0);
+		/*
+		 * With BPF_F_PSEUDO_HDR on a CHECKSUM_COMPLETE skb, the kernel takes the address
+		 * change out of skb->csum, as IPv4's header checksum would absorb it; IPv6 has none,
+		 * so storing the address with BPF_F_RECOMPUTE_CSUM puts it back (kernels from 6.16
+		 * offer BPF_F_IPV6 instead; this works on all of them).
+		 */
 		if (diff < 0 ||
 		    bpf_l4_csum_replace(skb, csum_off, 0, (__u32)diff, l4_flags) < 0 ||
-		    bpf_skb_store_bytes(skb, off, addr, 16, 0) < 0)
+		    bpf_skb_store_bytes(skb, off, addr, 16, BPF_F_RECOMPUTE_CSUM_) < 0)
 			return -1;
 	}
 	if (old_port != port &&

@@ -170,7 +170,7 @@ enum sl_stat {
 	SL_STAT_CT_FULL,	 /* conntrack or socket reverse entry could not be stored */
 	SL_STAT_FRAGMENT,	 /* IP fragment to a frontend: no L4 header to translate, passed */
 	SL_STAT_L4_UNSUPPORTED,	 /* IPv6 extension header or non-TCP/UDP to a frontend, passed */
-	SL_STAT_MAGLEV_MISS,	 /* NodePort service without a Maglev table entry: dropped */
+	SL_STAT_MAGLEV_MISS,	 /* node-facing frontend whose Maglev table is not written yet: random pick */
 	SL_STAT_MAX,
 };
 

@@ -36,6 +36,10 @@ static __always_inline int lb_xdp(struct xdp_md *ctx, const struct pkt *p, __u64
 	sv = svc_lookup(p->daddr, p->dport, p->proto, p->family);
 	if (!sv || !(sv->flags & SVC_F_NODE_FACING))
 		return XDP_PASS;
+	if (!sv->count) { /* no backend, so no table either: not a Maglev miss */
+		stat_add(SL_STAT_NO_BACKEND, len);
+		return XDP_DROP;
+	}
 	slot = maglev_slot(sv, p);
 	if (slot < 0) {
 		stat_add(SL_STAT_MAGLEV_MISS, len);

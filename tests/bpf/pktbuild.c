@@ -218,3 +218,161 @@ out_free:
 	free(vals);
 	return err;
 }
+
+int pkt_l4_off(const uint8_t *buf, size_t len, int *ret_family, int *ret_proto)
+{
+	size_t ihl;
+
+	if (len < ETH_HLEN + 1)
+		return -EINVAL;
+	if (buf[12] == 0x08 && buf[13] == 0x00) {
+		ihl = (size_t)(buf[ETH_HLEN] & 0x0f) * 4;
+		if ((buf[ETH_HLEN] >> 4) != 4 || ihl < sizeof(struct iphdr) || len < ETH_HLEN + ihl)
+			return -EINVAL;
+		*ret_family = AF_INET;
+		*ret_proto = buf[ETH_HLEN + 9];
+		return (int)(ETH_HLEN + ihl);
+	}
+	if (buf[12] == 0x86 && buf[13] == 0xdd) {
+		if ((buf[ETH_HLEN] >> 4) != 6 || len < ETH_HLEN + sizeof(struct ipv6hdr))
+			return -EINVAL;
+		*ret_family = AF_INET6;
+		*ret_proto = buf[ETH_HLEN + 6];
+		return (int)(ETH_HLEN + sizeof(struct ipv6hdr));
+	}
+	return -EINVAL;
+}
+
+/* Unfolded one's complement sum of big-endian 16-bit words, continuing from sum. */
+static uint32_t sum16(uint32_t sum, const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 1 < len; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (len & 1)
+		sum += (uint32_t)p[len - 1] << 8;
+	return sum;
+}
+
+static uint16_t fold16(uint32_t sum)
+{
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+/* Unfolded sum of pseudo-header and segment; *ret_csum_at is the checksum field's offset. */
+static int l4_sum(const uint8_t *buf, size_t len, uint32_t *ret_sum, size_t *ret_csum_at,
+		  int *ret_family, int *ret_proto)
+{
+	int off, family, proto;
+	size_t l4len, csum_at;
+	uint32_t sum;
+
+	off = pkt_l4_off(buf, len, &family, &proto);
+	if (off < 0)
+		return off;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return -EINVAL;
+	if (family == AF_INET) {
+		l4len = (size_t)(buf[ETH_HLEN + 2] << 8 | buf[ETH_HLEN + 3]);
+		if (l4len < (size_t)(off - ETH_HLEN))
+			return -EINVAL;
+		l4len -= (size_t)(off - ETH_HLEN);
+		sum = sum16(0, buf + ETH_HLEN + 12, 8);
+	} else {
+		l4len = (size_t)(buf[ETH_HLEN + 4] << 8 | buf[ETH_HLEN + 5]);
+		sum = sum16(0, buf + ETH_HLEN + 8, 32);
+		sum += (uint32_t)(l4len >> 16);
+	}
+	sum += (uint32_t)proto + (uint32_t)(l4len & 0xffff);
+	csum_at = (size_t)off + (proto == IPPROTO_TCP ? 16 : 6);
+	if ((size_t)off + l4len > len || csum_at + 2 > (size_t)off + l4len)
+		return -EINVAL;
+	*ret_sum = sum16(sum, buf + off, l4len);
+	*ret_csum_at = csum_at;
+	*ret_family = family;
+	*ret_proto = proto;
+	return 0;
+}
+
+int pkt_l4_csum_fill(uint8_t *buf, size_t len)
+{
+	int family, proto, err;
+	size_t at;
+	uint32_t sum;
+	uint16_t c;
+
+	/* the first pass finds the field; the second sums with it zeroed */
+	err = l4_sum(buf, len, &sum, &at, &family, &proto);
+	if (err < 0)
+		return err;
+	buf[at] = buf[at + 1] = 0;
+	err = l4_sum(buf, len, &sum, &at, &family, &proto);
+	if (err < 0)
+		return err;
+	c = (uint16_t)~fold16(sum);
+	if (proto == IPPROTO_UDP && c == 0)
+		c = 0xffff;
+	buf[at] = (uint8_t)(c >> 8);
+	buf[at + 1] = (uint8_t)c;
+	return 0;
+}
+
+int pkt_csums_verify(const uint8_t *buf, size_t len)
+{
+	int family, proto, off, err;
+	size_t at;
+	uint32_t sum;
+
+	off = pkt_l4_off(buf, len, &family, &proto);
+	if (off < 0)
+		return off;
+	if (family == AF_INET && pkt_csum(buf + ETH_HLEN, (size_t)(off - ETH_HLEN)) != 0)
+		return -EBADMSG;
+	err = l4_sum(buf, len, &sum, &at, &family, &proto);
+	if (err < 0)
+		return err;
+	if (family == AF_INET && proto == IPPROTO_UDP && buf[at] == 0 && buf[at + 1] == 0)
+		return 0;
+	return fold16(sum) == 0xffff ? 0 : -EBADMSG;
+}
+
+int pkt_tcp_flags_set(uint8_t *buf, size_t len, uint8_t flags)
+{
+	int family, proto, off = pkt_l4_off(buf, len, &family, &proto);
+
+	if (off < 0)
+		return off;
+	if (proto != IPPROTO_TCP || (size_t)off + sizeof(struct tcphdr) > len)
+		return -EINVAL;
+	buf[off + 13] = flags;
+	return 0;
+}
+
+long pkt_bench_empty(bool xdp, const uint8_t *buf, size_t len, uint32_t repeat)
+{
+	const struct bpf_insn insns[] = {
+		/* r0 = XDP_PASS (2) or TC_ACT_OK (0); exit */
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .imm = xdp ? 2 : 0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	struct __sk_buff ctx = { .ifindex = 1 };
+	uint8_t out[PKT_MAX];
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = buf, .data_size_in = (uint32_t)len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = repeat);
+	int fd, err;
+
+	fd = bpf_prog_load(xdp ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS, "sl_empty", "GPL",
+			   insns, 2, NULL);
+	if (fd < 0)
+		return -errno;
+	if (!xdp) {
+		opts.ctx_in = &ctx;
+		opts.ctx_size_in = sizeof(ctx);
+	}
+	err = bpf_prog_test_run_opts(fd, &opts);
+	close(fd);
+	return err < 0 ? -errno : (long)opts.duration;
+}
