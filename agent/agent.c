@@ -69,6 +69,14 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_MAGLEV_MISS] = "maglev_miss",
 };
 
+static double mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
 /* Reconciles the maps against st. Caller holds the lock. */
 static int reconcile_locked(struct agent *a, const struct store *st, const char *why,
 			    char *err, size_t errlen)
@@ -288,14 +296,6 @@ static char *json_take(cJSON *o, int *status, int code)
 	cJSON_Delete(o);
 	*status = code;
 	return s;
-}
-
-static double mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
 /* Commits a changed copy of the store if the maps accept it; otherwise nothing changes. */

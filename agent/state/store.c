@@ -996,6 +996,140 @@ cJSON *store_service_endpoints(const struct store *st)
 	return items;
 }
 
+/* --- backends for the datapath ----------------------------------------------------------------- */
+
+struct store_backends {
+	const struct store *st;
+	struct slice_ref *slices;
+	size_t n_slices;
+};
+
+int store_backends_begin(const struct store *st, struct store_backends **ret)
+{
+	struct store_backends *it = calloc(1, sizeof(*it));
+
+	if (!it)
+		return -ENOMEM;
+	it->st = st;
+	it->slices = slices_by_owner(st, &it->n_slices);
+	if (!it->slices) {
+		free(it);
+		return -ENOMEM;
+	}
+	*ret = it;
+	return 0;
+}
+
+void store_backends_end(struct store_backends *it)
+{
+	if (!it)
+		return;
+	free(it->slices);
+	free(it);
+}
+
+static int backends_from_pods(const struct store *st, const cJSON *sel, const char *ns,
+			      int (*fn)(void *, const struct store_backend *), void *ctx)
+{
+	const struct store_ep *ep;
+	const char *pns, *pname;
+	const cJSON *pod;
+	int i, j, r, n = store_count(st, OBJ_POD);
+
+	for (i = 0; i < n; i++) {
+		pod = store_obj_at(st, OBJ_POD, i);
+		obj_ns_name(pod, &pns, &pname);
+		if (strcmp(pns, ns) != 0 ||
+		    !selector_matches_map(sel, cJSON_GetObjectItemCaseSensitive(
+						       cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
+						       "labels")))
+			continue;
+		ep = store_ep_for_pod(st, pns, pname);
+		for (j = 0; ep && j < ep->n_ips; j++) {
+			struct store_backend b = { .ip = ep->ips[j], .ready = true, .serving = true,
+						   .ep_id = ep->ep_id, .pod = pod };
+
+			r = fn(ctx, &b);
+			if (r < 0)
+				return r;
+		}
+	}
+	return 0;
+}
+
+static int backends_from_slices(const struct store_backends *it, const char *svc_name,
+				const char *ns, int (*fn)(void *, const struct store_backend *),
+				void *ctx)
+{
+	struct slice_ref want = { .ns = ns, .owner = svc_name, .seq = -1 };
+	const cJSON *ep, *addr, *cond, *ready, *serving;
+	size_t lo = 0, hi = it->n_slices, mid;
+	const struct slice_ref *v = it->slices;
+	int r;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (cmp_slice_ref(&v[mid], &want) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < it->n_slices && !strcmp(v[lo].ns, ns) && !strcmp(v[lo].owner, svc_name); lo++) {
+		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(v[lo].es, "endpoints")) {
+			struct store_backend b = {
+				.slice_ports = cJSON_GetObjectItemCaseSensitive(v[lo].es, "ports"),
+			};
+
+			cond = cJSON_GetObjectItemCaseSensitive(ep, "conditions");
+			ready = cJSON_GetObjectItemCaseSensitive(cond, "ready");
+			serving = cJSON_GetObjectItemCaseSensitive(cond, "serving");
+			/* unset ready means ready; unset serving means "same as ready" */
+			b.ready = !cJSON_IsFalse(ready);
+			b.serving = serving ? cJSON_IsTrue(serving) : b.ready;
+			b.terminating = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cond, "terminating"));
+			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(ep, "addresses")) {
+				if (!cJSON_IsString(addr))
+					continue;
+				b.ip = addr->valuestring;
+				r = fn(ctx, &b);
+				if (r < 0)
+					return r;
+			}
+		}
+	}
+	return 0;
+}
+
+int store_backends_each(struct store_backends *it, const cJSON *svc,
+			int (*fn)(void *ctx, const struct store_backend *b), void *ctx)
+{
+	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(svc, "spec"), "selector");
+	const char *ns, *name;
+
+	obj_ns_name(svc, &ns, &name);
+	if (cJSON_GetArraySize(sel) > 0)
+		return backends_from_pods(it->st, sel, ns, fn, ctx);
+	return backends_from_slices(it, name, ns, fn, ctx);
+}
+
+int store_backend_port(const struct store_backend *b, const cJSON *svc_port)
+{
+	const char *pname = str_at(svc_port, "name", NULL) ?: "", *n;
+	const cJSON *p, *pn;
+
+	if (b->pod)
+		return pod_target_port(b->pod, cJSON_GetObjectItemCaseSensitive(svc_port, "targetPort"),
+				       str_at(svc_port, "protocol", NULL) ?: "TCP");
+	cJSON_ArrayForEach(p, b->slice_ports) {
+		n = str_at(p, "name", NULL) ?: "";
+		pn = cJSON_GetObjectItemCaseSensitive(p, "port");
+		if (!strcmp(n, pname) && cJSON_IsNumber(pn))
+			return pn->valueint;
+	}
+	return -1;
+}
+
 /* --- persistence ---------------------------------------------------------------------------- */
 
 static cJSON *ep_to_json(const struct store_ep *ep)

@@ -74,6 +74,32 @@ cJSON *store_list(const struct store *st, enum obj_kind kind);
  */
 cJSON *store_service_endpoints(const struct store *st);
 
+/*
+ * The same endpoints for the datapath, without building JSON: store_backends_begin indexes the
+ * EndpointSlices once, store_backends_each calls fn for every endpoint address of one Service
+ * (a stored Service object), in the order store_service_endpoints lists them. Pointers in a
+ * store_backend live as long as the store's parsed trees (store_trim). fn returning < 0 stops
+ * the walk with that value.
+ */
+struct store_backend {
+	const char *ip;
+	bool ready, serving, terminating;
+	unsigned int ep_id;	    /* the pod's endpoint id (selector); 0 from slices */
+	const cJSON *pod;	    /* selector: the pod, which resolves named targetPorts */
+	const cJSON *slice_ports;   /* no selector: the EndpointSlice's ports */
+};
+
+struct store_backends;
+
+int store_backends_begin(const struct store *st, struct store_backends **ret)
+	__attribute__((warn_unused_result));
+int store_backends_each(struct store_backends *it, const cJSON *svc,
+			int (*fn)(void *ctx, const struct store_backend *b), void *ctx);
+void store_backends_end(struct store_backends *it);
+
+/* The backend port of b for one entry of the Service's spec.ports, or -1 (b does not serve it). */
+int store_backend_port(const struct store_backend *b, const cJSON *svc_port);
+
 /* Atomic save (write + rename) and load of objects and endpoints as JSON. */
 int store_save(const struct store *st, const char *path) __attribute__((warn_unused_result));
 int store_load(struct store *st, const char *path, char *err, size_t errlen)

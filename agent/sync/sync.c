@@ -95,6 +95,12 @@ static int idset_add(struct idset *s, __u32 id)
 	return 0;
 }
 
+/* One Service's endpoint addresses, collected by store_backends_each. */
+struct svc_eps {
+	struct store_backend *v;
+	size_t n, cap;
+};
+
 struct build {
 	const struct store *st;
 	const struct sync_input *in;
@@ -106,6 +112,8 @@ struct build {
 	struct vec svc, bk;
 	struct sync_maglev *mg;
 	size_t n_mg, cap_mg;
+	struct store_backends *bit; /* the store's endpoints, indexed once per build */
+	struct svc_eps eps;	    /* the endpoints of the Service being built */
 };
 
 static void addr_to_abi(const struct ip_addr *a, __u32 out[4], __u8 *family)
@@ -120,11 +128,6 @@ static const char *jstr(const cJSON *o, const char *k)
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
 
 	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
-
-static bool jtrue(const cJSON *o, const char *k)
-{
-	return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, k));
 }
 
 static int cmp_backend(const void *a, const void *b)
@@ -312,35 +315,52 @@ static int frontend_push(struct build *b, const struct ip_addr *addr, __u16 port
 	return r;
 }
 
+static int svc_eps_add(void *ctx, const struct store_backend *be)
+{
+	struct svc_eps *e = ctx;
+	struct store_backend *nv;
+
+	if (e->n == e->cap) {
+		e->cap = e->cap ? e->cap * 2 : 64;
+		nv = realloc(e->v, e->cap * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		e->v = nv;
+	}
+	e->v[e->n++] = *be;
+	return 0;
+}
+
 /*
  * Backends of one Service port in one address family: ready endpoints; when none is ready, the
  * serving and terminating ones (so a rolling restart does not drop traffic), decided per family
  * as kube-proxy does.
  */
-static int port_backends(const cJSON *item, const char *pname, int family,
+static int port_backends(const struct svc_eps *eps, const cJSON *svc_port, int family,
 			 struct sl_backend_val *bv)
 {
-	const cJSON *ep, *pv;
+	const struct store_backend *e;
 	struct ip_addr ba;
-	int nb = 0, pass;
+	int nb = 0, pass, tp;
+	size_t i;
 
 	for (pass = 0; pass < 2 && nb == 0; pass++) {
-		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(item, "endpoints")) {
-			if (pass == 0 && !jtrue(ep, "ready"))
+		for (i = 0; i < eps->n; i++) {
+			e = &eps->v[i];
+			if (pass == 0 && !e->ready)
 				continue;
-			if (pass == 1 && !(jtrue(ep, "serving") && jtrue(ep, "terminating")))
+			if (pass == 1 && !(e->serving && e->terminating))
 				continue;
-			if (ip_parse(jstr(ep, "ip"), &ba) < 0 || ba.family != family)
+			if (nb >= SL_MAX_BACKENDS_PER_SVC || ip_parse(e->ip, &ba) < 0 ||
+			    ba.family != family)
 				continue;
-			pv = cJSON_GetObjectItemCaseSensitive(
-				cJSON_GetObjectItemCaseSensitive(ep, "ports"), pname);
-			if (!cJSON_IsNumber(pv) || nb >= SL_MAX_BACKENDS_PER_SVC)
+			tp = store_backend_port(e, svc_port);
+			if (tp <= 0 || tp > 65535)
 				continue;
 			memset(&bv[nb], 0, sizeof(bv[nb]));
 			addr_to_abi(&ba, bv[nb].addr, &bv[nb].family);
-			bv[nb].port = htons((uint16_t)pv->valueint);
-			pv = cJSON_GetObjectItemCaseSensitive(ep, "endpointID");
-			bv[nb].ep_id = cJSON_IsNumber(pv) ? (__u32)pv->valuedouble : 0;
+			bv[nb].port = htons((uint16_t)tp);
+			bv[nb].ep_id = e->ep_id;
 			nb++;
 		}
 	}
@@ -348,10 +368,8 @@ static int port_backends(const cJSON *item, const char *pname, int family,
 	return nb;
 }
 
-static int build_service(struct build *b, const cJSON *item)
+static int build_service(struct build *b, const cJSON *obj)
 {
-	const char *ns = jstr(item, "namespace"), *name = jstr(item, "service");
-	const cJSON *obj = store_obj_get(b->st, OBJ_SERVICE, ns, name);
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(obj, "spec");
 	const cJSON *ips = cJSON_GetObjectItemCaseSensitive(spec, "clusterIPs");
 	const cJSON *ext = cJSON_GetObjectItemCaseSensitive(spec, "externalIPs");
@@ -368,10 +386,14 @@ static int build_service(struct build *b, const cJSON *item)
 	__u16 flags = 0, pnum;
 	__u8 l4;
 	size_t i;
-	int nb4, nb6, r = 0;
+	int nb4, nb6, r;
 
 /* the backends of the port being built, for a frontend address of a */
 #define BV(a) ((a)->family == AF_INET ? bv4 : bv6), ((a)->family == AF_INET ? nb4 : nb6)
+	b->eps.n = 0;
+	r = store_backends_each(b->bit, obj, svc_eps_add, &b->eps);
+	if (r < 0)
+		return r;
 	single = jstr(spec, "clusterIP");
 	if ((!cJSON_IsArray(ips) || cJSON_GetArraySize(ips) == 0) && single) {
 		single_arr = cJSON_CreateStringArray(&single, 1);
@@ -393,8 +415,8 @@ static int build_service(struct build *b, const cJSON *item)
 		if (strcmp(proto, "TCP") && strcmp(proto, "UDP"))
 			continue; /* SCTP: not on this datapath */
 		l4 = strcmp(proto, "TCP") == 0 ? IPPROTO_TCP : IPPROTO_UDP;
-		nb4 = port_backends(item, jstr(port, "name") ?: "", AF_INET, bv4);
-		nb6 = port_backends(item, jstr(port, "name") ?: "", AF_INET6, bv6);
+		nb4 = port_backends(&b->eps, port, AF_INET, bv4);
+		nb6 = port_backends(&b->eps, port, AF_INET6, bv6);
 		pnum = (__u16)cJSON_GetObjectItemCaseSensitive(port, "port")->valueint;
 		cJSON_ArrayForEach(ip, ips) {
 			if (!cJSON_IsString(ip) || ip_parse(ip->valuestring, &vip) < 0)
@@ -466,6 +488,8 @@ static void build_free(struct build *b)
 	for (i = 0; i < b->n_mg; i++)
 		free(b->mg[i].table);
 	free(b->mg);
+	free(b->eps.v);
+	store_backends_end(b->bit);
 }
 
 int sync_build(const struct store *st, const struct sync_input *in, struct sync_desired *ret,
@@ -479,7 +503,7 @@ int sync_build(const struct store *st, const struct sync_input *in, struct sync_
 		.svc = { .rec = SVC_REC }, .bk = { .rec = BK_REC },
 	};
 	const struct store_ep *e;
-	cJSON *items = NULL, *item;
+	int si, n_svc;
 	struct sl_svc_val v;
 	struct ip_addr a;
 	__u32 ifindex;
@@ -517,17 +541,15 @@ int sync_build(const struct store *st, const struct sync_input *in, struct sync_
 		if (r < 0)
 			goto err_free;
 	}
-	items = store_service_endpoints(st);
-	if (!items) {
-		r = -ENOMEM;
+	r = store_backends_begin(st, &b.bit);
+	if (r < 0)
 		goto err_free;
-	}
-	cJSON_ArrayForEach(item, items) {
-		r = build_service(&b, item);
+	n_svc = store_count(st, OBJ_SERVICE);
+	for (si = 0; si < n_svc; si++) {
+		r = build_service(&b, store_obj_at(st, OBJ_SERVICE, si));
 		if (r < 0)
 			goto err_free;
 	}
-	cJSON_Delete(items);
 	*ret = (struct sync_desired){
 		.ep = ep.buf, .n_ep = ep.n,
 		.ep_stats = es.buf, .n_ep_stats = es.n,
@@ -544,7 +566,6 @@ int sync_build(const struct store *st, const struct sync_input *in, struct sync_
 
 err_free:
 	snprintf(err, errlen, "building desired map contents: %s", strerror(-r));
-	cJSON_Delete(items);
 	free(ep.buf);
 	free(es.buf);
 	build_free(&b);
