@@ -47,13 +47,59 @@ static int bpf_lookup_batch(void *ctx, int fd, const void *in, void *out, void *
 	return bpf_map_lookup_batch(fd, (void *)in, out, keys, values, count, &bo) < 0 ? -errno : 0;
 }
 
+static int bpf_update_batch(void *ctx, int fd, const void *keys, const void *values,
+			    uint32_t *count)
+{
+	LIBBPF_OPTS(bpf_map_batch_opts, bo, .elem_flags = BPF_ANY);
+
+	(void)ctx;
+	return bpf_map_update_batch(fd, keys, values, count, &bo) < 0 ? -errno : 0;
+}
+
 const struct map_ops maps_bpf_ops = {
 	.get_next_key = bpf_next,
 	.lookup = bpf_lookup,
 	.update = bpf_update,
 	.delete = bpf_delete,
 	.lookup_batch = bpf_lookup_batch,
+	.update_batch = bpf_update_batch,
 };
+
+#define WRITE_BATCH 4096
+
+/* Writes queued upserts of one table: by batches where the map has them, else one by one. */
+struct wq {
+	unsigned char *keys, *vals;
+	uint32_t n;
+	bool no_batch;
+};
+
+static int wq_flush(const struct map_ops *ops, const struct maps_table *t, struct wq *q,
+		    char *err, size_t errlen)
+{
+	uint32_t i, count = q->n;
+	int r = 0;
+
+	if (!q->n)
+		return 0;
+	if (ops->update_batch && !q->no_batch) {
+		r = ops->update_batch(ops->ctx, t->fd, q->keys, q->vals, &count);
+		if (r != -EINVAL && r != -EOPNOTSUPP && r != -524 /* ENOTSUPP */)
+			goto done;
+		/* no batch ops here (EINVAL may also be one bad entry: the slow path names it) */
+		q->no_batch = true;
+		r = 0;
+	}
+	for (i = 0; i < q->n && r == 0; i++)
+		r = ops->update(ops->ctx, t->fd, q->keys + (size_t)i * t->key_size,
+				q->vals + (size_t)i * t->value_size);
+done:
+	q->n = 0;
+	if (r < 0)
+		snprintf(err, errlen, "map %s: update failed: %s%s", t->name, strerror(-r),
+			 r == -E2BIG || r == -ENOSPC ? " (map full: raise its size in the config)" : "");
+	return r;
+}
 
 size_t maps_percpu_size(size_t value_size)
 {
@@ -287,6 +333,7 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 {
 	struct maps_result res = {};
 	struct journal j = {};
+	struct wq q = {};
 	struct sorted *want = NULL;
 	void **cur = NULL;
 	size_t *n_cur = NULL, ti, i, dsz;
@@ -332,13 +379,22 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 		}
 		qsort_r(cur[ti], n_cur[ti], dsz, cmp_key, &t->key_size);
 	}
-	/* Upserts, in table order. */
+	/* Upserts, in table order, queued and written by batches. Each is journalled before it is
+	 * queued: undoing one that never landed rewrites what is there (or deletes nothing). */
 	for (ti = 0; ti < n_tables; ti++) {
 		struct maps_table *t = &tables[ti];
 		struct sorted have = { .recs = cur[ti], .n = n_cur[ti],
 				       .rec = t->key_size + t->value_size };
-		unsigned char *zbuf = NULL;
 
+		q.n = 0;
+		free(q.keys);
+		free(q.vals);
+		q.keys = malloc((size_t)WRITE_BATCH * t->key_size);
+		q.vals = calloc(WRITE_BATCH, t->value_size); /* keys_only: zero values */
+		if (!q.keys || !q.vals) {
+			r = -ENOMEM;
+			goto fail;
+		}
 		for (i = 0; i < want[ti].n; i++) {
 			w = want[ti].recs + i * want[ti].rec;
 			c = sorted_find(&have, w, t->key_size);
@@ -349,25 +405,22 @@ int maps_reconcile(const struct map_ops *ops, struct maps_table *tables, size_t 
 			r = journal_add(&j, ti, w, t->key_size, old, t->value_size);
 			if (r < 0)
 				goto fail;
-			if (t->keys_only) {
-				zbuf = calloc(1, t->value_size);
-				if (!zbuf) {
-					r = -ENOMEM;
-					goto fail;
-				}
-				r = ops->update(ops->ctx, t->fd, w, zbuf);
-				free(zbuf);
-			} else {
-				r = ops->update(ops->ctx, t->fd, w, w + t->key_size);
-			}
-			if (r < 0) {
-				snprintf(err, errlen, "map %s: update failed: %s%s", t->name,
-					 strerror(-r), r == -E2BIG || r == -ENOSPC ?
-					 " (map full: raise its size in the config)" : "");
-				goto fail;
-			}
+			memcpy(q.keys + (size_t)q.n * t->key_size, w, t->key_size);
+			if (!t->keys_only)
+				memcpy(q.vals + (size_t)q.n * t->value_size, w + t->key_size,
+				       t->value_size);
 			res.updates++;
+			if (++q.n == WRITE_BATCH) {
+				r = wq_flush(ops, t, &q, err, errlen);
+				if (r < 0)
+					goto fail;
+				if (t->keys_only)
+					memset(q.vals, 0, (size_t)WRITE_BATCH * t->value_size);
+			}
 		}
+		r = wq_flush(ops, t, &q, err, errlen);
+		if (r < 0)
+			goto fail;
 	}
 	/* Deletes, in reverse table order. */
 	for (ti = n_tables; ti-- > 0;) {
@@ -405,6 +458,8 @@ fail:
 	journal_undo(ops, tables, &j);
 	log_debug("maps", "reconcile rolled back", "ops=%zu", j.n);
 out:
+	free(q.keys);
+	free(q.vals);
 	journal_free(&j);
 	for (ti = 0; want && ti < n_tables; ti++)
 		free(want[ti].recs);

@@ -26,6 +26,13 @@ struct map_ops {
 	 */
 	int (*lookup_batch)(void *ctx, int fd, const void *in, void *out, void *keys,
 			    void *values, uint32_t *count);
+	/*
+	 * Optional: writes *count entries (keys and values packed) at once; on failure *count says
+	 * how many were written. -EINVAL or -EOPNOTSUPP where the map has no batch ops: maps_reconcile
+	 * then writes one at a time.
+	 */
+	int (*update_batch)(void *ctx, int fd, const void *keys, const void *values,
+			    uint32_t *count);
 	void *ctx;
 };
 
