@@ -75,7 +75,7 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 	struct sl_backend_val *b;
 	struct sl_svc_val *sv;
 	struct sa s;
-	__u64 now;
+	__u64 now = 0;
 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 1;
@@ -83,10 +83,12 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 	sv = svc_lookup(s.addr, s.port, proto, s.family);
 	if (!sv)
 		return 1;
-	now = bpf_ktime_get_ns();
-	ak.netns_cookie = bpf_get_netns_cookie(ctx);
-	ak.svc_id = sv->svc_id;
-	ak.family = s.family;
+	if (sv->flags & SL_SVC_F_AFFINITY) { /* the clock and the netns only matter for affinity */
+		now = bpf_ktime_get_ns();
+		ak.netns_cookie = bpf_get_netns_cookie(ctx);
+		ak.svc_id = sv->svc_id;
+		ak.family = s.family;
+	}
 	b = backend_pick(sv, &ak, bpf_get_prandom_u32(), now);
 	if (!b || b->family != s.family) {
 		stat_add(SL_STAT_NO_BACKEND, 0);
