@@ -331,19 +331,20 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	cJSON *items = NULL, *results = NULL, *resp;
 	struct store *next = NULL;
 	double t0 = mono_ms(), t1, t2;
-	int r;
+	int r, n_items;
 
 	r = manifest_parse(body ? body : "", len, "request", &items, err, sizeof(err));
 	if (r < 0)
 		return json_error(status, r == -E2BIG ? 413 : 400, err);
 	t1 = mono_ms();
+	n_items = cJSON_GetArraySize(items);
 	r = store_clone(a->store, &next);
 	if (r < 0)
 		goto out;
 	if (del)
 		r = store_delete(next, items, &results, err, sizeof(err));
 	else
-		r = store_apply(next, items, &results, err, sizeof(err));
+		r = store_apply_take(next, items, &results, err, sizeof(err));
 	if (r < 0) {
 		store_free(next);
 		cJSON_Delete(items);
@@ -352,7 +353,7 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	t2 = mono_ms();
 	r = commit_locked(a, next, del ? "delete" : "apply", err, sizeof(err));
 	log_info("agent", del ? "delete done" : "apply done",
-		 "objects=%d ok=%d parse_ms=%.1f store_ms=%.1f commit_ms=%.1f", cJSON_GetArraySize(items),
+		 "objects=%d ok=%d parse_ms=%.1f store_ms=%.1f commit_ms=%.1f", n_items,
 		 r == 0, t1 - t0, t2 - t1, mono_ms() - t2);
 	if (r < 0) {
 		store_free(next);

@@ -319,8 +319,9 @@ static void tab_merge(struct store *st, struct new_ent *add, size_t n_add)
 	}
 }
 
-int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
-		size_t errlen)
+/* take: move the objects out of items (a request the caller frees anyway) instead of copying. */
+static int apply(struct store *st, cJSON *items, bool take, cJSON **ret_results, char *err,
+		 size_t errlen)
 {
 	cJSON *copies = NULL, *results = NULL, *it, *c, *kinds = NULL, *r;
 	struct new_ent *ne = NULL;
@@ -344,8 +345,8 @@ int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char 
 		goto out;
 	}
 	/* Pass 1: validate everything on copies; nothing changes on error. */
-	cJSON_ArrayForEach(it, items) {
-		c = cJSON_Duplicate(it, true);
+	for (it = items->child; it; it = take ? items->child : it->next) {
+		c = take ? cJSON_DetachItemViaPointer(items, it) : cJSON_Duplicate(it, true);
 		if (!c) {
 			err_code = -ENOMEM;
 			goto out;
@@ -437,6 +438,18 @@ out:
 	cJSON_Delete(kinds);
 	cJSON_Delete(results);
 	return err_code;
+}
+
+int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
+		size_t errlen)
+{
+	return apply(st, (cJSON *)items, false, ret_results, err, errlen);
+}
+
+int store_apply_take(struct store *st, cJSON *items, cJSON **ret_results, char *err,
+		     size_t errlen)
+{
+	return apply(st, items, true, ret_results, err, errlen);
 }
 
 int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char *err,

@@ -24,6 +24,10 @@ void store_free(struct store *st);
  */
 int store_apply(struct store *st, const cJSON *items, cJSON **ret_results, char *err,
 		size_t errlen) __attribute__((warn_unused_result));
+/* store_apply that moves the objects out of items (left empty or partly emptied) instead of
+ * copying them: for a request body the caller frees afterwards. */
+int store_apply_take(struct store *st, cJSON *items, cJSON **ret_results, char *err,
+		     size_t errlen) __attribute__((warn_unused_result));
 
 /* Deletes a batch atomically: -ENOENT and nothing deleted if any object is absent. */
 int store_delete(struct store *st, const cJSON *items, cJSON **ret_results, char *err,

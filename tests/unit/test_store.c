@@ -303,6 +303,29 @@ static void store_apply__many_and_duplicates__index_sorted_later_copy_wins(void 
 	assert_non_null(store_obj_get(t->st, OBJ_POD, "default", "p0"));
 }
 
+/* The taking variant the API uses: objects move into the store; a bad batch changes nothing. */
+static void store_apply_take__moves_objects__and_bad_batch_changes_nothing(void **state)
+{
+	struct t *t = *state;
+	cJSON *items, *res = NULL;
+
+	items = parse("[" POD("a", "x", "") "," POD("b", "x", "") "]");
+	assert_int_equal(store_apply_take(t->st, items, &res, t->err, sizeof(t->err)), 0);
+	assert_int_equal(cJSON_GetArraySize(items), 0);
+	assert_int_equal(cJSON_GetArraySize(res), 2);
+	assert_int_equal(store_count(t->st, OBJ_POD), 2);
+	cJSON_Delete(res);
+	cJSON_Delete(items);
+
+	res = NULL;
+	items = parse("[" POD("c", "x", "") ",{\"apiVersion\":\"v1\",\"kind\":\"Pod\"}]");
+	assert_true(store_apply_take(t->st, items, &res, t->err, sizeof(t->err)) < 0);
+	assert_null(res);
+	assert_int_equal(store_count(t->st, OBJ_POD), 2);
+	assert_null(store_obj_get(t->st, OBJ_POD, "default", "c"));
+	cJSON_Delete(items);
+}
+
 /* --- endpoints ------------------------------------------------------------------------------ */
 
 static void store_ep_add__same_container_twice__keeps_ep_id(void **state)
@@ -615,6 +638,7 @@ int main(void)
 		T(store_delete__one_object_missing__aborts_whole_batch),
 		T(store_obj_at__applied_out_of_order__iterates_in_key_order),
 	T(store_apply__many_and_duplicates__index_sorted_later_copy_wins),
+	T(store_apply_take__moves_objects__and_bad_batch_changes_nothing),
 		T(store_ep_add__same_container_twice__keeps_ep_id),
 		T(store_service_endpoints__selector_and_named_target_port__resolves_pods),
 		T(store_service_endpoints__service_without_selector__uses_endpoint_slices),
