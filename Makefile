@@ -139,9 +139,11 @@ $(O)/tests/unit/%: $(call san_obj,tests/unit/%.c) $(UNIT_DEPS)
 	@mkdir -p $(@D)
 	$(Q)$(CC) -fsanitize=address,undefined $^ $(PKG_LIBS) -lcmocka -lpthread -o $@
 
-$(O)/tests/bpf/%: $(call obj,tests/bpf/%.c tests/bpf/pktbuild.c) $(call obj,$(AGENT_CORE) $(LIB_SRCS))
+$(O)/tests/bpf/%: $(call obj,tests/bpf/%.c tests/bpf/pktbuild.c tests/bpf/testrun.c) \
+		$(call obj,$(AGENT_CORE) $(LIB_SRCS))
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(LDFLAGS) $(filter-out %/pktbuild.o,$^) $(O)/obj/tests/bpf/pktbuild.o \
+	$(Q)$(CC) $(LDFLAGS) $(filter-out %/pktbuild.o %/testrun.o,$^) \
+		$(O)/obj/tests/bpf/pktbuild.o $(O)/obj/tests/bpf/testrun.o \
 		$(PKG_LIBS) -lcmocka -lpthread -o $@
 
 # Small clients the netns tests run inside lab pods; libc only.

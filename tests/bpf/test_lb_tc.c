@@ -29,7 +29,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 #include <linux/bpf.h>
@@ -42,6 +41,7 @@
 #include "sl_abi.h"
 #include "tc_pod.skel.h"
 #include "tests/bpf/pktbuild.h"
+#include "tests/bpf/testrun.h"
 
 #define LO_IFINDEX 1
 #define MAX_BE	   4
@@ -85,72 +85,25 @@ struct svc_def {
 	struct be_def be[MAX_BE];
 };
 
-/* An expected sluice_stats slot: packets and bytes summed over CPUs. */
-struct stat_want {
-	int idx;
-	uint64_t packets;
-	uint64_t bytes;
-};
-
-struct run_out {
-	int retval;
-	uint8_t data[PKT_MAX];
-	uint32_t len;
-};
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
-/* Seeds sluice_ep_stats with lo the way the agent does, so no case counts EP_MISS. */
-static void seed_ep_stats_lo(struct fix *f)
-{
-	size_t vsz = maps_percpu_size(sizeof(struct sl_ep_stats));
-	unsigned char *rec = calloc(1, sizeof(uint32_t) + vsz);
-	uint32_t ifx = LO_IFINDEX;
-	struct maps_table t = {
-		.name = "sluice_ep_stats",
-		.fd = f->ep_stats_fd,
-		.key_size = sizeof(uint32_t),
-		.value_size = vsz,
-		.keys_only = true,
-		.entries = rec,
-		.n = 1,
-	};
-	struct maps_result res = {};
-	char err[256] = "";
-
-	assert_non_null(rec);
-	memcpy(rec, &ifx, sizeof(ifx));
-	assert_int_equal(maps_reconcile(&maps_bpf_ops, &t, 1, &res, err, sizeof(err)), 0);
-	free(rec);
-}
-
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct bpf_map *m;
+	uint32_t lo = LO_IFINDEX;
 
 	if (!f)
 		return -1;
 	f->skel = tc_pod__open();
 	if (!f->skel)
 		goto err_free;
-	bpf_object__for_each_map(m, f->skel->obj) {
-		if (bpf_map__set_pin_path(m, NULL) < 0)
-			goto err_destroy;
-	}
-	if (tc_pod__load(f->skel) < 0)
+	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
 	f->ep_stats_fd = bpf_map__fd(f->skel->maps.sluice_ep_stats);
 	f->svc_fd = bpf_map__fd(f->skel->maps.sluice_svc);
 	f->backend_fd = bpf_map__fd(f->skel->maps.sluice_backend);
 	f->ct_fd = bpf_map__fd(f->skel->maps.sluice_ct);
-	seed_ep_stats_lo(f);
+	/* lo seeded the way the agent does, so no case counts EP_MISS */
+	tr_ep_stats_seed(f->ep_stats_fd, &lo, 1, NULL);
 	*state = f;
 	return 0;
 err_destroy:
@@ -167,16 +120,6 @@ static int teardown(void **state)
 	tc_pod__destroy(f->skel);
 	free(f);
 	return 0;
-}
-
-/* Text address -> ABI form (network byte order, IPv4 in addr[0]); returns the SL_AF_*. */
-static uint8_t abi_addr(const char *s, uint32_t addr[4])
-{
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, s, addr) == 1)
-		return SL_AF_INET;
-	assert_int_equal(inet_pton(AF_INET6, s, addr), 1);
-	return SL_AF_INET6;
 }
 
 /* Makes sluice_svc and sluice_backend hold exactly these frontends; returns the writes. */
@@ -203,7 +146,7 @@ static size_t lb_seed(struct fix *f, const struct svc_def *d, size_t n)
 					.affinity_timeout = d[i].aff_timeout };
 
 		assert_true(d[i].n <= MAX_BE);
-		k.family = abi_addr(d[i].vip, k.addr);
+		k.family = tr_abi_addr(d[i].vip, k.addr);
 		off = i * (sizeof(k) + sizeof(v));
 		memcpy(svc + off, &k, sizeof(k));
 		memcpy(svc + off + sizeof(k), &v, sizeof(v));
@@ -211,7 +154,7 @@ static size_t lb_seed(struct fix *f, const struct svc_def *d, size_t n)
 			struct sl_backend_key bkk = { .svc_id = d[i].svc_id, .slot = (uint32_t)j };
 			struct sl_backend_val bv = { .port = htons(d[i].be[j].port) };
 
-			bv.family = abi_addr(d[i].be[j].addr, bv.addr);
+			bv.family = tr_abi_addr(d[i].be[j].addr, bv.addr);
 			off = nb * (sizeof(bkk) + sizeof(bv));
 			memcpy(bk + off, &bkk, sizeof(bkk));
 			memcpy(bk + off + sizeof(bkk), &bv, sizeof(bv));
@@ -224,191 +167,10 @@ static size_t lb_seed(struct fix *f, const struct svc_def *d, size_t n)
 	return res.updates + res.deletes;
 }
 
-/* A frame with correct IPv4 and L4 checksums; flags 0 keeps pkt_build's SYN. */
-static int frame(uint8_t *buf, int family, int proto, const char *src, uint16_t sport,
-		 const char *dst, uint16_t dport, size_t payload, uint8_t tcp_flags)
-{
-	struct pkt_spec s = { .family = family, .l4 = proto, .src = src, .dst = dst,
-			      .sport = sport, .dport = dport, .payload_len = payload };
-	int len = pkt_build(&s, buf, PKT_MAX);
-
-	assert_true(len > 0);
-	if (tcp_flags)
-		assert_int_equal(pkt_tcp_flags_set(buf, (size_t)len, tcp_flags), 0);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	assert_int_equal(pkt_csums_verify(buf, (size_t)len), 0);
-	return len;
-}
-
-static int run_prog_rep(const struct bpf_program *prog, const uint8_t *pkt, int len,
-			uint32_t repeat, struct run_out *out, uint32_t *ret_ns)
-{
-	struct __sk_buff ctx = { .ifindex = LO_IFINDEX };
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = pkt,
-		.data_size_in = (uint32_t)len,
-		.data_out = out->data,
-		.data_size_out = sizeof(out->data),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
-		.repeat = repeat,
-	);
-	int err;
-
-	assert_true(len > 0);
-	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-	if (err)
-		return err;
-	out->retval = (int)opts.retval;
-	out->len = opts.data_size_out;
-	if (ret_ns)
-		*ret_ns = opts.duration;
-	return 0;
-}
-
 static void run_prog(const struct bpf_program *prog, const uint8_t *pkt, int len,
-		     struct run_out *out)
+		     struct tr_out *out)
 {
-	assert_int_equal(run_prog_rep(prog, pkt, len, 1, out, NULL), 0);
-}
-
-static void stat_get(struct fix *f, uint32_t idx, struct sl_stat_val *v)
-{
-	uint64_t s[2];
-
-	assert_int_equal(pkt_percpu_sum(f->stats_fd, &idx, s, 2), 0);
-	v->packets = s[0];
-	v->bytes = s[1];
-}
-
-/* Every sluice_stats slot below SL_STAT_MAX is zero except those listed, which match. */
-static void assert_stats(struct fix *f, const struct stat_want *w, size_t n)
-{
-	struct sl_stat_val v;
-	size_t j;
-	int i;
-
-	for (i = 0; i < SL_STAT_MAX; i++) {
-		uint64_t p = 0, b = 0;
-
-		for (j = 0; j < n; j++) {
-			if (w[j].idx == i) {
-				p = w[j].packets;
-				b = w[j].bytes;
-			}
-		}
-		stat_get(f, (uint32_t)i, &v);
-		if (v.packets != p || v.bytes != b)
-			fail_msg("sluice_stats[%d]: packets=%llu bytes=%llu, want %llu/%llu", i,
-				 (unsigned long long)v.packets, (unsigned long long)v.bytes,
-				 (unsigned long long)p, (unsigned long long)b);
-	}
-}
-
-static uint64_t stat_packets(struct fix *f, uint32_t idx)
-{
-	struct sl_stat_val v;
-
-	stat_get(f, idx, &v);
-	return v.packets;
-}
-
-static struct sl_ct_key ct_key(int dir, uint8_t proto, const char *saddr, uint16_t sport,
-			       const char *daddr, uint16_t dport)
-{
-	struct sl_ct_key k = { .sport = htons(sport), .dport = htons(dport), .proto = proto,
-			       .dir = (uint8_t)dir };
-
-	k.family = abi_addr(saddr, k.saddr);
-	assert_int_equal(abi_addr(daddr, k.daddr), k.family);
-	return k;
-}
-
-/* The conntrack entry under k must exist and point at addr:port of service svc_id. */
-static void assert_ct(struct fix *f, const struct sl_ct_key *k, const char *addr, uint16_t port,
-		      uint32_t svc_id, uint8_t flags)
-{
-	struct sl_ct_val v = {};
-	uint32_t want[4];
-	uint8_t fam = abi_addr(addr, want);
-
-	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, k, &v), 0);
-	assert_memory_equal(v.addr, want, sizeof(want));
-	assert_int_equal(v.port, htons(port));
-	assert_int_equal(v.family, fam);
-	assert_int_equal(v.flags, flags);
-	assert_int_equal(v.svc_id, svc_id);
-	assert_true(v.last_seen != 0);
-}
-
-static size_t ct_count(struct fix *f)
-{
-	struct sl_ct_key k, next;
-	size_t n = 0;
-	bool first = true;
-
-	while (bpf_map_get_next_key(f->ct_fd, first ? NULL : &k, &next) == 0) {
-		k = next;
-		first = false;
-		n++;
-	}
-	return n;
-}
-
-static void assert_out(const struct run_out *o, int retval, const uint8_t *want, int len)
-{
-	assert_int_equal(o->retval, retval);
-	assert_int_equal(o->len, len);
-	assert_memory_equal(o->data, want, (size_t)len);
-}
-
-static void assert_translated(const struct run_out *o, const uint8_t *want, int len)
-{
-	assert_out(o, TC_ACT_OK, want, len);
-	assert_int_equal(pkt_csums_verify(o->data, o->len), 0);
-}
-
-/* Zeroes the UDP checksum of an IPv4 frame (IPv4 UDP without a checksum). */
-static void udp_csum_zero(uint8_t *buf, int len)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-
-	assert_true(off > 0);
-	assert_int_equal(proto, IPPROTO_UDP);
-	buf[off + 6] = buf[off + 7] = 0;
-}
-
-/*
- * Makes the UDP frame's checksum compute to 0, which UDP sends as 0xffff: the payload's first
- * word becomes the checksum of the frame with that word zeroed, cancelling everything else.
- * Returns that word (as stored) for the other frame of the pair.
- */
-static uint16_t udp_csum_to_ffff(uint8_t *buf, int len)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-	uint16_t w;
-
-	assert_true(off > 0 && len >= off + 10);
-	buf[off + 8] = buf[off + 9] = 0;
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	memcpy(&w, buf + off + 6, 2);
-	assert_int_not_equal(w, 0xffff);
-	memcpy(buf + off + 8, &w, 2);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	assert_int_equal(buf[off + 6], 0xff);
-	assert_int_equal(buf[off + 7], 0xff);
-	assert_int_equal(pkt_csums_verify(buf, (size_t)len), 0);
-	return w;
-}
-
-/* Sets the payload's first word and refreshes the checksum. */
-static void udp_word_set(uint8_t *buf, int len, uint16_t w)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-
-	assert_true(off > 0 && len >= off + 10);
-	memcpy(buf + off + 8, &w, 2);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
+	assert_int_equal(tr_run(prog, true, pkt, len, 1, out, NULL), 0);
 }
 
 /* The checksum checks the cases rely on do catch a wrong byte anywhere they cover. */
@@ -422,15 +184,15 @@ static void pktbuild__corrupted_frames__checksum_verify_fails(void **state)
 
 	(void)state;
 	for (i = 0; i < sizeof(at) / sizeof(at[0]); i++) {
-		len = frame(buf, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 8, 0);
+		len = tr_frame(buf, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 8, 0);
 		buf[at[i]] ^= 0x01;
 		assert_int_equal(pkt_csums_verify(buf, (size_t)len), -EBADMSG);
 	}
-	len = frame(buf, AF_INET6, IPPROTO_UDP, CLIENT6, 40000, VIP6, 53, 8, 0);
+	len = tr_frame(buf, AF_INET6, IPPROTO_UDP, CLIENT6, 40000, VIP6, 53, 8, 0);
 	buf[14 + 8 + 15] ^= 0x80; /* source address: only the pseudo-header covers it */
 	assert_int_equal(pkt_csums_verify(buf, (size_t)len), -EBADMSG);
-	len = frame(buf, AF_INET, IPPROTO_UDP, CLIENT, 40000, VIP, 53, 8, 0);
-	udp_csum_zero(buf, len);
+	len = tr_frame(buf, AF_INET, IPPROTO_UDP, CLIENT, 40000, VIP, 53, 8, 0);
+	tr_udp_csum_zero(buf, len);
 	buf[14 + 20 + 8] ^= 0x01; /* no UDP checksum: payload not covered */
 	assert_int_equal(pkt_csums_verify(buf, (size_t)len), 0);
 }
@@ -444,28 +206,28 @@ static void tc_in__tcp_syn_to_frontend__dnat_to_backend_and_ct_new(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct sl_ct_key kf = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 40000, VIP, 80);
-	struct sl_ct_key kr = ct_key(SL_CT_DIR_REV, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000);
-	struct run_out o;
+	struct sl_ct_key kf = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 40000, VIP, 80);
+	struct sl_ct_key kr = tr_ct_key(SL_CT_DIR_REV, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000);
+	struct tr_out o;
 	int len, wlen;
 
 	assert_int_equal(lb_seed(f, &svc_web, 1), 2);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_TC_IN_PASS, 1, (uint64_t)len },
 			{ SL_STAT_CT_NEW, 1, 0 },
 			{ SL_STAT_TC_DNAT, 1, (uint64_t)len },
 		};
 
-		assert_stats(f, w, 3);
+		tr_assert_stats(f->stats_fd, w, 3);
 	}
-	assert_ct(f, &kf, BE_A, 8080, 7, 0);
-	assert_ct(f, &kr, VIP, 80, 7, 0);
-	assert_int_equal(ct_count(f), 2);
+	tr_assert_ct(f->ct_fd, &kf, BE_A, 8080, 7, 0);
+	tr_assert_ct(f->ct_fd, &kr, VIP, 80, 7, 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 2);
 }
 
 static void tc_in__established_flow_after_backend_change__ct_hit_keeps_backend(void **state)
@@ -473,43 +235,44 @@ static void tc_in__established_flow_after_backend_change__ct_hit_keeps_backend(v
 	struct fix *f = *state;
 	struct svc_def moved = svc_web;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_web, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
 	/* the only backend is replaced: A leaves, B takes slot 0 */
 	moved.be[0] = (struct be_def){ BE_B, 8080 };
 	assert_int_equal(lb_seed(f, &moved, 1), 1);
 
 	/* the handshake's ACK and a data segment of the same flow stay on A */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, TCPF_ACK);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, TCPF_ACK);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 300, TCPF_ACK | 0x08);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 300, TCPF_ACK | 0x08);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 300, TCPF_ACK | 0x08);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 300,
+			TCPF_ACK | 0x08);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	/* a retransmitted SYN within CT_TCP_REUSE_NS also keeps A */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), 3);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 4);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 3);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 4);
 
 	/* a new flow (other source port) goes to the new backend */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40001, VIP, 80, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40001, BE_B, 8080, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40001, VIP, 80, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40001, BE_B, 8080, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), 3);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 2);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_IN_PASS), 5);
-	assert_int_equal(ct_count(f), 4);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 3);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_IN_PASS), 5);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 4);
 }
 
 static void tc_in__two_backends__every_flow_on_one_of_them_and_stable(void **state)
@@ -518,7 +281,7 @@ static void tc_in__two_backends__every_flow_on_one_of_them_and_stable(void **sta
 	struct svc_def two = svc_web;
 	uint8_t in[PKT_MAX], want_a[PKT_MAX], want_b[PKT_MAX];
 	int len, la, lb, i, on_a = 0;
-	struct run_out o;
+	struct tr_out o;
 
 	two.n = 2;
 	two.be[1] = (struct be_def){ BE_B, 8080 };
@@ -527,54 +290,54 @@ static void tc_in__two_backends__every_flow_on_one_of_them_and_stable(void **sta
 		uint16_t sport = (uint16_t)(41000 + i);
 		bool a;
 
-		len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, sport, VIP, 80, 0, 0);
-		la = frame(want_a, AF_INET, IPPROTO_TCP, CLIENT, sport, BE_A, 8080, 0, 0);
-		lb = frame(want_b, AF_INET, IPPROTO_TCP, CLIENT, sport, BE_B, 8080, 0, 0);
+		len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, sport, VIP, 80, 0, 0);
+		la = tr_frame(want_a, AF_INET, IPPROTO_TCP, CLIENT, sport, BE_A, 8080, 0, 0);
+		lb = tr_frame(want_b, AF_INET, IPPROTO_TCP, CLIENT, sport, BE_B, 8080, 0, 0);
 		run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
 		a = o.len == (uint32_t)la && !memcmp(o.data, want_a, (size_t)la);
 		assert_true(a || (o.len == (uint32_t)lb && !memcmp(o.data, want_b, (size_t)lb)));
 		on_a += a;
 		/* the next segment of the flow follows the first */
-		len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, sport, VIP, 80, 10, TCPF_ACK);
-		la = frame(want_a, AF_INET, IPPROTO_TCP, CLIENT, sport, a ? BE_A : BE_B, 8080, 10,
-			   TCPF_ACK);
+		len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, sport, VIP, 80, 10, TCPF_ACK);
+		la = tr_frame(want_a, AF_INET, IPPROTO_TCP, CLIENT, sport, a ? BE_A : BE_B, 8080,
+			      10, TCPF_ACK);
 		run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-		assert_translated(&o, want_a, la);
+		tr_assert_translated(&o, TC_ACT_OK, want_a, la);
 	}
 	/* random choice: both used (a one-sided split of 64 has probability 2^-63) */
 	assert_true(on_a > 0 && on_a < 64);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 64);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), 64);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 64);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 64);
 }
 
 static void tc_in__not_a_frontend__passes_unchanged(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint64_t bytes = 0;
 	int len;
 
 	lb_seed(f, &svc_web, 1);
 	/* another address, the VIP on another port, the VIP:port over UDP */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 20, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 20, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_out(&o, TC_ACT_OK, in, len);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
 	bytes += (uint64_t)len;
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 81, 20, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 81, 20, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_out(&o, TC_ACT_OK, in, len);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
 	bytes += (uint64_t)len;
-	len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, 40000, VIP, 80, 20, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 40000, VIP, 80, 20, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_out(&o, TC_ACT_OK, in, len);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
 	bytes += (uint64_t)len;
 	{
-		const struct stat_want w[] = { { SL_STAT_TC_IN_PASS, 3, bytes } };
+		const struct tr_stat_want w[] = { { SL_STAT_TC_IN_PASS, 3, bytes } };
 
-		assert_stats(f, w, 1);
+		tr_assert_stats(f->stats_fd, w, 1);
 	}
-	assert_int_equal(ct_count(f), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void tc_in__frontend_without_backends__shot_and_counts_no_backend(void **state)
@@ -582,42 +345,42 @@ static void tc_in__frontend_without_backends__shot_and_counts_no_backend(void **
 	struct fix *f = *state;
 	struct svc_def empty = svc_web;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len;
 
 	empty.n = 0;
 	lb_seed(f, &empty, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
 	assert_int_equal(o.retval, TC_ACT_SHOT);
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_TC_IN_PASS, 1, (uint64_t)len },
 			{ SL_STAT_NO_BACKEND, 1, (uint64_t)len },
 		};
 
-		assert_stats(f, w, 2);
+		tr_assert_stats(f->stats_fd, w, 2);
 	}
-	assert_int_equal(ct_count(f), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void tc_out__reply_of_tracked_flow__source_back_to_frontend(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen, slen;
 
 	lb_seed(f, &svc_web, 1);
-	slen = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	slen = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, slen, &o);
 	/* SYN-ACK from the backend, on its way into the client pod */
-	len = frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000, 0, TCPF_SYN | TCPF_ACK);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, VIP, 80, CLIENT, 40000, 0, TCPF_SYN | TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000, 0, TCPF_SYN | TCPF_ACK);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, VIP, 80, CLIENT, 40000, 0, TCPF_SYN | TCPF_ACK);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_TC_IN_PASS, 1, (uint64_t)slen },
 			{ SL_STAT_CT_NEW, 1, 0 },
 			{ SL_STAT_TC_DNAT, 1, (uint64_t)slen },
@@ -625,14 +388,14 @@ static void tc_out__reply_of_tracked_flow__source_back_to_frontend(void **state)
 			{ SL_STAT_TC_REVNAT, 1, (uint64_t)len },
 		};
 
-		assert_stats(f, w, 5);
+		tr_assert_stats(f->stats_fd, w, 5);
 	}
 	/* the backend talking to the same client from another port is not this flow */
-	len = frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40001, 0, TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40001, 0, TCPF_ACK);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_out(&o, TC_ACT_OK, in, len);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_OUT_PASS), 2);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_OUT_PASS), 2);
 }
 
 static const struct svc_def svc_dns = {
@@ -644,48 +407,49 @@ static void tc_in_out__udp_with_checksum__dnat_and_reverse_keep_it_valid(void **
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct sl_ct_key kr = ct_key(SL_CT_DIR_REV, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333);
-	struct run_out o;
+	struct sl_ct_key kr = tr_ct_key(SL_CT_DIR_REV, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333);
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_dns, 1);
-	len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
-	wlen = frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 29, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 29, 0);
 	assert_int_not_equal(in[14 + 20 + 6] | in[14 + 20 + 7], 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_ct(f, &kr, VIP, 53, 9, 0);
-	len = frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 61, 0);
-	wlen = frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 61, 0);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	tr_assert_ct(f->ct_fd, &kr, VIP, 53, 9, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 61, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 61, 0);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 1);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
 }
 
 static void tc_in_out__udp_checksum_zero__stays_zero(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_dns, 1);
-	len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
-	udp_csum_zero(in, len);
-	wlen = frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 29, 0);
-	udp_csum_zero(want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
+	tr_udp_csum_zero(in, len);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 29, 0);
+	tr_udp_csum_zero(want, wlen);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen); /* IP checksum fixed, UDP checksum still 0 */
-	len = frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 8, 0);
-	udp_csum_zero(in, len);
-	wlen = frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 8, 0);
-	udp_csum_zero(want, wlen);
+	/* IP checksum fixed, UDP checksum still 0 */
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 8, 0);
+	tr_udp_csum_zero(in, len);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 8, 0);
+	tr_udp_csum_zero(want, wlen);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
 }
 
 /* A rewrite whose new UDP checksum folds to 0 must send 0xffff (0 would mean "none"). */
@@ -693,24 +457,24 @@ static void tc_in_out__udp_checksum_folding_to_zero__sent_as_ffff(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 	uint16_t w;
 
 	lb_seed(f, &svc_dns, 1);
-	wlen = frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 16, 0);
-	w = udp_csum_to_ffff(want, wlen);
-	len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 16, 0);
-	udp_word_set(in, len, w);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, CLIENT, 33333, BE_B, 5353, 16, 0);
+	w = tr_udp_csum_to_ffff(want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 16, 0);
+	tr_udp_word_set(in, len, w);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	/* the same on the reply, and over IPv6 */
-	wlen = frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 16, 0);
-	w = udp_csum_to_ffff(want, wlen);
-	len = frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 16, 0);
-	udp_word_set(in, len, w);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, VIP, 53, CLIENT, 33333, 16, 0);
+	w = tr_udp_csum_to_ffff(want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, BE_B, 5353, CLIENT, 33333, 16, 0);
+	tr_udp_word_set(in, len, w);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	{
 		const struct svc_def dns6 = {
 			.vip = VIP6, .port = 53, .proto = IPPROTO_UDP, .svc_id = 12, .n = 1,
@@ -719,14 +483,14 @@ static void tc_in_out__udp_checksum_folding_to_zero__sent_as_ffff(void **state)
 
 		lb_seed(f, &dns6, 1);
 	}
-	wlen = frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, BE6, 5353, 16, 0);
-	w = udp_csum_to_ffff(want, wlen);
-	len = frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, VIP6, 53, 16, 0);
-	udp_word_set(in, len, w);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, BE6, 5353, 16, 0);
+	w = tr_udp_csum_to_ffff(want, wlen);
+	len = tr_frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, VIP6, 53, 16, 0);
+	tr_udp_word_set(in, len, w);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 2);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
 }
 
 /*
@@ -750,7 +514,7 @@ static void tc_in__truncated_headers__pass_unchanged_and_count_parse_error(void 
 		{ AF_INET6, 0, 14 + 40 + 19 },	/* TCP header cut, one byte short */
 	};
 	uint64_t ran = 0, bytes = 0;
-	struct run_out o;
+	struct tr_out o;
 	size_t i;
 
 	lb_seed(f, &svc_web, 1);
@@ -764,22 +528,22 @@ static void tc_in__truncated_headers__pass_unchanged_and_count_parse_error(void 
 		int len = pkt_build(&s, in, sizeof(in)), err;
 
 		assert_int_equal(len, (int)cuts[i].cut);
-		err = run_prog_rep(f->skel->progs.sluice_tc_in, in, len, 1, &o, NULL);
+		err = tr_run(f->skel->progs.sluice_tc_in, true, in, len, 1, &o, NULL);
 		if (err == -EINVAL && cuts[i].cut < 14 + (cuts[i].family == AF_INET ? 20u : 40u))
 			continue;
 		assert_int_equal(err, 0);
-		assert_out(&o, TC_ACT_OK, in, len);
+		tr_assert_out(&o, TC_ACT_OK, in, len);
 		ran++;
 		bytes += (uint64_t)len;
 	}
 	/* the three cuts past the fixed L3 header reach the program on every kernel */
 	assert_true(ran == 3 || ran == 6);
 	{
-		const struct stat_want w[] = { { SL_STAT_PARSE_ERROR, ran, bytes } };
+		const struct tr_stat_want w[] = { { SL_STAT_PARSE_ERROR, ran, bytes } };
 
-		assert_stats(f, w, 1);
+		tr_assert_stats(f->stats_fd, w, 1);
 	}
-	assert_int_equal(ct_count(f), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void tc_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **state)
@@ -788,7 +552,7 @@ static void tc_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **st
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP, .src = CLIENT, .dst = VIP,
 			      .sport = 40000, .dport = 80, .payload_len = 40, .ip_opt_len = 12 };
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_web, 1);
@@ -800,7 +564,7 @@ static void tc_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **st
 	assert_int_equal(pkt_l4_csum_fill(want, (size_t)wlen), 0);
 	assert_int_equal(in[14], 0x48); /* ihl 8 */
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	/* and the reply, with options too */
 	s.src = BE_A;
 	s.sport = 8080;
@@ -813,9 +577,9 @@ static void tc_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **st
 	wlen = pkt_build(&s, want, sizeof(want));
 	assert_int_equal(pkt_l4_csum_fill(want, (size_t)wlen), 0);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
 }
 
 static void tc_in__fragments_to_frontend__pass_untranslated_and_count_fragment(void **state)
@@ -823,7 +587,7 @@ static void tc_in__fragments_to_frontend__pass_untranslated_and_count_fragment(v
 	struct fix *f = *state;
 	static const uint16_t frag[] = { 0x2000 /* MF, offset 0 */, 0x2000 | 185, 185, 0x4000 | 1 };
 	uint64_t bytes = 0;
-	struct run_out o;
+	struct tr_out o;
 	size_t i;
 
 	lb_seed(f, &svc_dns, 1);
@@ -835,18 +599,18 @@ static void tc_in__fragments_to_frontend__pass_untranslated_and_count_fragment(v
 		int len = pkt_build(&s, in, sizeof(in));
 
 		run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-		assert_out(&o, TC_ACT_OK, in, len);
+		tr_assert_out(&o, TC_ACT_OK, in, len);
 		bytes += (uint64_t)len;
 	}
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_TC_IN_PASS, 4, bytes },
 			{ SL_STAT_FRAGMENT, 4, bytes },
 		};
 
-		assert_stats(f, w, 2);
+		tr_assert_stats(f->stats_fd, w, 2);
 	}
-	assert_int_equal(ct_count(f), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static const struct svc_def svc_web6 = {
@@ -858,31 +622,31 @@ static void tc_in_out__ipv6_tcp_clusterip__dnat_and_reverse(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct sl_ct_key kf = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80);
-	struct sl_ct_key kr = ct_key(SL_CT_DIR_REV, IPPROTO_TCP, BE6, 8080, CLIENT6, 40000);
-	struct run_out o;
+	struct sl_ct_key kf = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80);
+	struct sl_ct_key kr = tr_ct_key(SL_CT_DIR_REV, IPPROTO_TCP, BE6, 8080, CLIENT6, 40000);
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_web6, 1);
-	len = frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 0, 0);
-	wlen = frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, BE6, 8080, 0, 0);
+	len = tr_frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 0, 0);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, BE6, 8080, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_ct(f, &kf, BE6, 8080, 11, 0);
-	assert_ct(f, &kr, VIP6, 80, 11, 0);
-	len = frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 100, TCPF_ACK);
-	wlen = frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, BE6, 8080, 100, TCPF_ACK);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	tr_assert_ct(f->ct_fd, &kf, BE6, 8080, 11, 0);
+	tr_assert_ct(f->ct_fd, &kr, VIP6, 80, 11, 0);
+	len = tr_frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 100, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, BE6, 8080, 100, TCPF_ACK);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	len = frame(in, AF_INET6, IPPROTO_TCP, BE6, 8080, CLIENT6, 40000, 77, TCPF_ACK);
-	wlen = frame(want, AF_INET6, IPPROTO_TCP, VIP6, 80, CLIENT6, 40000, 77, TCPF_ACK);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	len = tr_frame(in, AF_INET6, IPPROTO_TCP, BE6, 8080, CLIENT6, 40000, 77, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_TCP, VIP6, 80, CLIENT6, 40000, 77, TCPF_ACK);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 2);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_PARSE_ERROR), 0);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_PARSE_ERROR), 0);
 }
 
 static void tc_in_out__ipv6_udp__dnat_and_reverse_keep_checksum_valid(void **state)
@@ -893,43 +657,43 @@ static void tc_in_out__ipv6_udp__dnat_and_reverse_keep_checksum_valid(void **sta
 		.be = { { BE6, 5353 } },
 	};
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &dns6, 1);
-	len = frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, VIP6, 53, 40, 0);
-	wlen = frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, BE6, 5353, 40, 0);
+	len = tr_frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, VIP6, 53, 40, 0);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 33333, BE6, 5353, 40, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_translated(&o, want, wlen);
-	len = frame(in, AF_INET6, IPPROTO_UDP, BE6, 5353, CLIENT6, 33333, 90, 0);
-	wlen = frame(want, AF_INET6, IPPROTO_UDP, VIP6, 53, CLIENT6, 33333, 90, 0);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	len = tr_frame(in, AF_INET6, IPPROTO_UDP, BE6, 5353, CLIENT6, 33333, 90, 0);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_UDP, VIP6, 53, CLIENT6, 33333, 90, 0);
 	run_prog(f->skel->progs.sluice_tc_out, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), 1);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
 }
 
 static void tc_in__ipv6_extension_header_to_frontend__passes_and_counts_unsupported(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len;
 
 	lb_seed(f, &svc_web6, 1);
-	len = frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 0, 0);
+	len = tr_frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, 40000, VIP6, 80, 0, 0);
 	in[14 + 6] = 0; /* next header: hop-by-hop options */
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	assert_out(&o, TC_ACT_OK, in, len);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_TC_IN_PASS, 1, (uint64_t)len },
 			{ SL_STAT_L4_UNSUPPORTED, 1, (uint64_t)len },
 		};
 
-		assert_stats(f, w, 2);
+		tr_assert_stats(f->stats_fd, w, 2);
 	}
-	assert_int_equal(ct_count(f), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void tc_in__affinity_service__one_client_sticks_to_one_backend(void **state)
@@ -937,7 +701,7 @@ static void tc_in__affinity_service__one_client_sticks_to_one_backend(void **sta
 	struct fix *f = *state;
 	struct svc_def aff = svc_web;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint8_t first[4] = {};
 	int len, i;
 
@@ -947,7 +711,8 @@ static void tc_in__affinity_service__one_client_sticks_to_one_backend(void **sta
 	aff.be[1] = (struct be_def){ BE_B, 8080 };
 	lb_seed(f, &aff, 1);
 	for (i = 0; i < 32; i++) {
-		len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, (uint16_t)(42000 + i), VIP, 80, 0, 0);
+		len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, (uint16_t)(42000 + i), VIP, 80, 0,
+			       0);
 		run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
 		assert_int_equal(o.retval, TC_ACT_OK);
 		assert_int_equal(pkt_csums_verify(o.data, o.len), 0);
@@ -955,8 +720,8 @@ static void tc_in__affinity_service__one_client_sticks_to_one_backend(void **sta
 			memcpy(first, o.data + 14 + 16, 4);
 		assert_memory_equal(o.data + 14 + 16, first, 4);
 	}
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 32);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 32);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 32);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 32);
 }
 
 /* Pins the test-run semantics the benches rely on: repeat reruns on the rewritten skb. */
@@ -964,42 +729,22 @@ static void tc_test_run__repeat_of_dnat__reruns_on_rewritten_packet(void **state
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &svc_web, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, TCPF_ACK);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, TCPF_ACK);
-	assert_int_equal(run_prog_rep(f->skel->progs.sluice_tc_in, in, len, 3, &o, NULL), 0);
-	assert_translated(&o, want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080, 0, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_tc_in, true, in, len, 3, &o, NULL), 0);
+	tr_assert_translated(&o, TC_ACT_OK, want, wlen);
 	/* run 1 translated; runs 2 and 3 saw client -> BE_A:8080, which is no frontend */
-	assert_int_equal(stat_packets(f, SL_STAT_TC_IN_PASS), 3);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_NEW), 1);
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), 0);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_IN_PASS), 3);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 0);
 }
 
 /* --- benches (SL_BENCH=1) --------------------------------------------------------------- */
-
-/* Writes a conntrack entry the way ct_create does (the agent never writes conntrack). */
-static void ct_put(struct fix *f, const struct sl_ct_key *k, const char *addr, uint16_t port,
-		   uint32_t svc_id)
-{
-	struct sl_ct_val v = { .port = htons(port), .svc_id = svc_id };
-	struct timespec ts;
-
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	v.last_seen = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	v.family = abi_addr(addr, v.addr);
-	assert_int_equal(bpf_map_update_elem(f->ct_fd, k, &v, BPF_ANY), 0);
-}
-
-static void bench_print(const char *name, uint32_t ns)
-{
-	printf("bench %s ns_per_pkt=%u\n", name, ns);
-	fflush(stdout);
-}
 
 /*
  * tc_ct_hit: sluice_tc_in on an established flow (bare ACK, 64 bytes of payload). The flow's
@@ -1011,23 +756,23 @@ static void bench_print(const char *name, uint32_t ns)
 static void bench__tc_ct_hit__every_run_a_hit(void **state)
 {
 	struct fix *f = *state;
-	struct sl_ct_key back = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080);
+	struct sl_ct_key back = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 40000, BE_A, 8080);
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	int len;
 
 	lb_seed(f, &svc_web, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	ct_put(f, &back, VIP, 80, 7);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 64, TCPF_ACK);
-	assert_int_equal(run_prog_rep(f->skel->progs.sluice_tc_in, in, len, BENCH_REPEAT, &o, &ns),
+	tr_ct_put(f->ct_fd, &back, VIP, 80, 7, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 64, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_tc_in, true, in, len, BENCH_REPEAT, &o, &ns),
 			 0);
-	assert_out(&o, TC_ACT_OK, in, len); /* an even number of runs: back where it started */
-	assert_int_equal(stat_packets(f, SL_STAT_CT_HIT), BENCH_REPEAT);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), BENCH_REPEAT + 1);
-	bench_print("tc_ct_hit", ns);
+	tr_assert_out(&o, TC_ACT_OK, in, len); /* an even number of runs: back where it started */
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), BENCH_REPEAT);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), BENCH_REPEAT + 1);
+	tr_bench_print("tc_ct_hit", ns);
 }
 
 /* tc_miss: sluice_tc_in on a TCP segment to an address that is no frontend (nothing tracked). */
@@ -1035,18 +780,18 @@ static void bench__tc_miss__every_run_passes(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	int len;
 
 	lb_seed(f, &svc_web, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 64, TCPF_ACK);
-	assert_int_equal(run_prog_rep(f->skel->progs.sluice_tc_in, in, len, BENCH_REPEAT, &o, &ns),
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 64, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_tc_in, true, in, len, BENCH_REPEAT, &o, &ns),
 			 0);
-	assert_out(&o, TC_ACT_OK, in, len);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_IN_PASS), BENCH_REPEAT);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_DNAT), 0);
-	bench_print("tc_miss", ns);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_IN_PASS), BENCH_REPEAT);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 0);
+	tr_bench_print("tc_miss", ns);
 }
 
 /*
@@ -1060,10 +805,10 @@ static void bench__tc_empty__test_run_floor(void **state)
 	int len;
 
 	(void)state;
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 64, TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, "10.244.0.9", 80, 64, TCPF_ACK);
 	ns = pkt_bench_empty(false, in, (size_t)len, BENCH_REPEAT);
 	assert_true(ns >= 0);
-	bench_print("tc_empty", (uint32_t)ns);
+	tr_bench_print("tc_empty", (uint32_t)ns);
 }
 
 /*
@@ -1074,22 +819,22 @@ static void bench__tc_empty__test_run_floor(void **state)
 static void bench__tc_revnat__every_run_translated(void **state)
 {
 	struct fix *f = *state;
-	struct sl_ct_key back = ct_key(SL_CT_DIR_REV, IPPROTO_TCP, VIP, 80, CLIENT, 40000);
+	struct sl_ct_key back = tr_ct_key(SL_CT_DIR_REV, IPPROTO_TCP, VIP, 80, CLIENT, 40000);
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	int len;
 
 	lb_seed(f, &svc_web, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, VIP, 80, 0, 0);
 	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
-	ct_put(f, &back, BE_A, 8080, 7);
-	len = frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000, 64, TCPF_ACK);
-	assert_int_equal(run_prog_rep(f->skel->progs.sluice_tc_out, in, len, BENCH_REPEAT, &o, &ns),
+	tr_ct_put(f->ct_fd, &back, BE_A, 8080, 7, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, BE_A, 8080, CLIENT, 40000, 64, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_tc_out, true, in, len, BENCH_REPEAT, &o, &ns),
 			 0);
-	assert_out(&o, TC_ACT_OK, in, len);
-	assert_int_equal(stat_packets(f, SL_STAT_TC_REVNAT), BENCH_REPEAT);
-	bench_print("tc_revnat", ns);
+	tr_assert_out(&o, TC_ACT_OK, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), BENCH_REPEAT);
+	tr_bench_print("tc_revnat", ns);
 }
 
 int main(void)
@@ -1132,7 +877,7 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(tr_libbpf_quiet);
 	err = cmocka_run_group_tests_name("lb_tc", tests, NULL, NULL);
 	if (bench && !strcmp(bench, "1"))
 		err |= cmocka_run_group_tests_name("lb_tc_bench", benches, NULL, NULL);

@@ -26,7 +26,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 #include <linux/bpf.h>
@@ -40,6 +39,7 @@
 #include "sl_abi.h"
 #include "tc_pod.skel.h"
 #include "tests/bpf/pktbuild.h"
+#include "tests/bpf/testrun.h"
 #include "xdp_node.skel.h"
 
 #define MAX_SVC	   8
@@ -88,40 +88,16 @@ struct fix {
 	size_t n_tab;
 };
 
-struct stat_want {
-	int idx;
-	uint64_t packets;
-	uint64_t bytes;
-};
-
-struct run_out {
-	int retval;
-	uint8_t data[PKT_MAX];
-	uint32_t len;
-};
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct bpf_map *m;
 
 	if (!f)
 		return -1;
 	f->skel = xdp_node__open();
 	if (!f->skel)
 		goto err_free;
-	bpf_object__for_each_map(m, f->skel->obj) {
-		if (bpf_map__set_pin_path(m, NULL) < 0)
-			goto err_destroy;
-	}
-	if (xdp_node__load(f->skel) < 0)
+	if (tr_pins_clear(f->skel->obj) < 0 || xdp_node__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
 	f->svc_fd = bpf_map__fd(f->skel->maps.sluice_svc);
@@ -160,30 +136,18 @@ static int teardown(void **state)
 /* Loads tc_pod with its sluice_ct replaced by the XDP object's, as the pins share it. */
 static void tc_load_shared_ct(struct fix *f)
 {
-	struct bpf_map *m;
-
 	f->tc = tc_pod__open();
 	assert_non_null(f->tc);
-	bpf_object__for_each_map(m, f->tc->obj)
-		assert_int_equal(bpf_map__set_pin_path(m, NULL), 0);
+	assert_int_equal(tr_pins_clear(f->tc->obj), 0);
 	assert_int_equal(bpf_map__reuse_fd(f->tc->maps.sluice_ct, f->ct_fd), 0);
 	assert_int_equal(tc_pod__load(f->tc), 0);
-}
-
-static uint8_t abi_addr(const char *s, uint32_t addr[4])
-{
-	memset(addr, 0, 16);
-	if (inet_pton(AF_INET, s, addr) == 1)
-		return SL_AF_INET;
-	assert_int_equal(inet_pton(AF_INET6, s, addr), 1);
-	return SL_AF_INET6;
 }
 
 static struct sl_backend_val be_val(const struct be_def *b)
 {
 	struct sl_backend_val v = { .port = htons(b->port) };
 
-	v.family = abi_addr(b->addr, v.addr);
+	v.family = tr_abi_addr(b->addr, v.addr);
 	return v;
 }
 
@@ -224,7 +188,7 @@ static void lb_seed(struct fix *f, const struct svc_def *d, size_t n)
 		struct maglev_backend mb[MAX_BE];
 
 		assert_true(d[i].n <= MAX_BE);
-		k.family = abi_addr(d[i].vip, k.addr);
+		k.family = tr_abi_addr(d[i].vip, k.addr);
 		for (j = 0; j < d[i].n; j++) {
 			struct sl_backend_key bkk = { .svc_id = d[i].svc_id, .slot = (uint32_t)j };
 
@@ -276,7 +240,7 @@ static uint32_t flow_hash(const char *src, uint16_t sport, uint16_t dport, uint8
 	uint32_t s[4], h = 0x9e3779b9;
 	int i;
 
-	abi_addr(src, s);
+	tr_abi_addr(src, s);
 	for (i = 0; i < 4; i++)
 		h = mix32(h ^ s[i]);
 	h = mix32(h ^ (((uint32_t)htons(sport) << 16) | htons(dport)));
@@ -296,159 +260,9 @@ static uint32_t maglev_expect(struct fix *f, uint32_t svc_id, const char *src, u
 	return 0;
 }
 
-static int frame(uint8_t *buf, int family, int proto, const char *src, uint16_t sport,
-		 const char *dst, uint16_t dport, size_t payload, uint8_t tcp_flags)
+static void run_xdp(struct fix *f, const uint8_t *pkt, int len, struct tr_out *out)
 {
-	struct pkt_spec s = { .family = family, .l4 = proto, .src = src, .dst = dst,
-			      .sport = sport, .dport = dport, .payload_len = payload };
-	int len = pkt_build(&s, buf, PKT_MAX);
-
-	assert_true(len > 0);
-	if (tcp_flags)
-		assert_int_equal(pkt_tcp_flags_set(buf, (size_t)len, tcp_flags), 0);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	assert_int_equal(pkt_csums_verify(buf, (size_t)len), 0);
-	return len;
-}
-
-static int run_rep(const struct bpf_program *prog, bool skb, const uint8_t *pkt, int len,
-		   uint32_t repeat, struct run_out *out, uint32_t *ret_ns)
-{
-	struct __sk_buff ctx = { .ifindex = 1 /* lo: the only device in this netns */ };
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = pkt,
-		.data_size_in = (uint32_t)len,
-		.data_out = out->data,
-		.data_size_out = sizeof(out->data),
-		.repeat = repeat,
-	);
-	int err;
-
-	assert_true(len > 0);
-	if (skb) {
-		opts.ctx_in = &ctx;
-		opts.ctx_size_in = sizeof(ctx);
-	}
-	err = bpf_prog_test_run_opts(bpf_program__fd(prog), &opts);
-	if (err)
-		return err;
-	out->retval = (int)opts.retval;
-	out->len = opts.data_size_out;
-	if (ret_ns)
-		*ret_ns = opts.duration;
-	return 0;
-}
-
-static void run_xdp(struct fix *f, const uint8_t *pkt, int len, struct run_out *out)
-{
-	assert_int_equal(run_rep(f->skel->progs.sluice_xdp_in, false, pkt, len, 1, out, NULL), 0);
-}
-
-static void stat_get(int fd, uint32_t idx, struct sl_stat_val *v)
-{
-	uint64_t s[2];
-
-	assert_int_equal(pkt_percpu_sum(fd, &idx, s, 2), 0);
-	v->packets = s[0];
-	v->bytes = s[1];
-}
-
-static void assert_stats_fd(int fd, const struct stat_want *w, size_t n)
-{
-	struct sl_stat_val v;
-	size_t j;
-	int i;
-
-	for (i = 0; i < SL_STAT_MAX; i++) {
-		uint64_t p = 0, b = 0;
-
-		for (j = 0; j < n; j++) {
-			if (w[j].idx == i) {
-				p = w[j].packets;
-				b = w[j].bytes;
-			}
-		}
-		stat_get(fd, (uint32_t)i, &v);
-		if (v.packets != p || v.bytes != b)
-			fail_msg("sluice_stats[%d]: packets=%llu bytes=%llu, want %llu/%llu", i,
-				 (unsigned long long)v.packets, (unsigned long long)v.bytes,
-				 (unsigned long long)p, (unsigned long long)b);
-	}
-}
-
-static uint64_t stat_packets(int fd, uint32_t idx)
-{
-	struct sl_stat_val v;
-
-	stat_get(fd, idx, &v);
-	return v.packets;
-}
-
-static struct sl_ct_key ct_key(int dir, uint8_t proto, const char *saddr, uint16_t sport,
-			       const char *daddr, uint16_t dport)
-{
-	struct sl_ct_key k = { .sport = htons(sport), .dport = htons(dport), .proto = proto,
-			       .dir = (uint8_t)dir };
-
-	k.family = abi_addr(saddr, k.saddr);
-	assert_int_equal(abi_addr(daddr, k.daddr), k.family);
-	return k;
-}
-
-static void assert_ct(struct fix *f, const struct sl_ct_key *k, const char *addr, uint16_t port,
-		      uint32_t svc_id, uint8_t flags)
-{
-	struct sl_ct_val v = {};
-	uint32_t want[4];
-	uint8_t fam = abi_addr(addr, want);
-
-	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, k, &v), 0);
-	assert_memory_equal(v.addr, want, sizeof(want));
-	assert_int_equal(v.port, htons(port));
-	assert_int_equal(v.family, fam);
-	assert_int_equal(v.flags, flags);
-	assert_int_equal(v.svc_id, svc_id);
-	assert_true(v.last_seen != 0);
-}
-
-/* Counts (clear = false) or deletes (clear = true) every conntrack entry. */
-static size_t ct_walk(struct fix *f, bool clear)
-{
-	struct sl_ct_key k, next, *keys = NULL, *nk;
-	size_t n = 0, cap = 0, i;
-	bool first = true;
-
-	/* keys first, deletes after: get_next_key from NULL rescans the buckets each time */
-	while (bpf_map_get_next_key(f->ct_fd, first ? NULL : &k, &next) == 0) {
-		if (clear && n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			nk = realloc(keys, cap * sizeof(*keys));
-			assert_non_null(nk);
-			keys = nk;
-		}
-		if (clear)
-			keys[n] = next;
-		k = next;
-		first = false;
-		n++;
-	}
-	for (i = 0; clear && i < n; i++)
-		assert_int_equal(bpf_map_delete_elem(f->ct_fd, &keys[i]), 0);
-	free(keys);
-	return n;
-}
-
-static void assert_out(const struct run_out *o, int retval, const uint8_t *want, int len)
-{
-	assert_int_equal(o->retval, retval);
-	assert_int_equal(o->len, len);
-	assert_memory_equal(o->data, want, (size_t)len);
-}
-
-static void assert_translated(const struct run_out *o, const uint8_t *want, int len)
-{
-	assert_out(o, XDP_PASS, want, len);
-	assert_int_equal(pkt_csums_verify(o->data, o->len), 0);
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, pkt, len, 1, out, NULL), 0);
 }
 
 static const struct svc_def np5 = {
@@ -484,34 +298,34 @@ static void xdp_in__nodeport_syn__dnat_to_maglev_backend_and_ct_new(void **state
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &np5, 1);
 	b = &np5.be[maglev_expect(f, 3, CLIENT, 50000, NODEPORT, IPPROTO_TCP)];
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port, 0, 0);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_XDP_IN_PASS, 1, (uint64_t)len },
 			{ SL_STAT_CT_NEW, 1, 0 },
 			{ SL_STAT_XDP_DNAT, 1, (uint64_t)len },
 		};
 
-		assert_stats_fd(f->stats_fd, w, 3);
+		tr_assert_stats(f->stats_fd, w, 3);
 	}
 	{
-		struct sl_ct_key kf = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50000, NODE,
-					     NODEPORT);
-		struct sl_ct_key kr = ct_key(SL_CT_DIR_REV, IPPROTO_TCP, b->addr, b->port, CLIENT,
-					     50000);
+		struct sl_ct_key kf = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50000, NODE,
+						NODEPORT);
+		struct sl_ct_key kr = tr_ct_key(SL_CT_DIR_REV, IPPROTO_TCP, b->addr, b->port,
+						CLIENT, 50000);
 
-		assert_ct(f, &kf, b->addr, b->port, 3, SL_CT_F_NODEPORT);
-		assert_ct(f, &kr, NODE, NODEPORT, 3, SL_CT_F_NODEPORT);
+		tr_assert_ct(f->ct_fd, &kf, b->addr, b->port, 3, SL_CT_F_NODEPORT);
+		tr_assert_ct(f->ct_fd, &kr, NODE, NODEPORT, 3, SL_CT_F_NODEPORT);
 	}
-	assert_int_equal(ct_walk(f, false), 2);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 2);
 }
 
 /* 500 flows: each lands on the backend the Maglev table names, the same on every resend. */
@@ -521,7 +335,7 @@ static void xdp_in__many_flows__each_on_its_maglev_backend(void **state)
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	size_t used[MAX_BE] = {};
 	char src[INET_ADDRSTRLEN];
-	struct run_out o;
+	struct tr_out o;
 	int i, k, len, wlen;
 
 	lb_seed(f, &np5, 1);
@@ -535,25 +349,25 @@ static void xdp_in__many_flows__each_on_its_maglev_backend(void **state)
 		used[slot]++;
 		for (k = 0; k < 2; k++) {
 			/* SYN, then SYN again (a retransmit: Maglev again, same answer) */
-			len = frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, 0);
-			wlen = frame(want, AF_INET, IPPROTO_TCP, src, sport, np5.be[slot].addr,
-				     8080, 0, 0);
+			len = tr_frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, 0);
+			wlen = tr_frame(want, AF_INET, IPPROTO_TCP, src, sport, np5.be[slot].addr,
+					8080, 0, 0);
 			run_xdp(f, in, len, &o);
-			assert_translated(&o, want, wlen);
+			tr_assert_translated(&o, XDP_PASS, want, wlen);
 		}
 		/* and the ACK follows conntrack to the same place */
-		len = frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, TCPF_ACK);
-		wlen = frame(want, AF_INET, IPPROTO_TCP, src, sport, np5.be[slot].addr, 8080, 0,
-			     TCPF_ACK);
+		len = tr_frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, TCPF_ACK);
+		wlen = tr_frame(want, AF_INET, IPPROTO_TCP, src, sport, np5.be[slot].addr, 8080, 0,
+				TCPF_ACK);
 		run_xdp(f, in, len, &o);
-		assert_translated(&o, want, wlen);
+		tr_assert_translated(&o, XDP_PASS, want, wlen);
 	}
 	for (k = 0; k < 5; k++)
 		assert_true(used[k] > 0);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1000);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_HIT), 500);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1500);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 0);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1000);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 500);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1500);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 0);
 }
 
 static void xdp_in__established_flow_after_backend_removal__ct_keeps_new_syn_rebalances(
@@ -563,12 +377,12 @@ static void xdp_in__established_flow_after_backend_removal__ct_keeps_new_syn_reb
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	uint32_t slot, slot2;
 	struct svc_def four;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &np5, 1);
 	slot = maglev_expect(f, 3, CLIENT, 50001, NODEPORT, IPPROTO_TCP);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, 0);
 	run_xdp(f, in, len, &o);
 	/* the flow's backend leaves the service */
 	four = svc_without(&np5, slot);
@@ -577,31 +391,31 @@ static void xdp_in__established_flow_after_backend_removal__ct_keeps_new_syn_reb
 	assert_true(strcmp(four.be[slot2].addr, np5.be[slot].addr) != 0);
 
 	/* established: the ACK and data still reach the old backend (conntrack hit) */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 100, TCPF_ACK);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, np5.be[slot].addr, 8080, 100,
-		     TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 100, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, np5.be[slot].addr, 8080, 100,
+			TCPF_ACK);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_HIT), 1);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 1);
 	/* a new SYN on the same tuple is balanced again, onto the new table's pick */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, four.be[slot2].addr, 8080, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, four.be[slot2].addr, 8080, 0, 0);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
 	{
-		struct sl_ct_key kf = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50001, NODE,
-					     NODEPORT);
+		struct sl_ct_key kf = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50001, NODE,
+						NODEPORT);
 
-		assert_ct(f, &kf, four.be[slot2].addr, 8080, 3, SL_CT_F_NODEPORT);
+		tr_assert_ct(f->ct_fd, &kf, four.be[slot2].addr, 8080, 3, SL_CT_F_NODEPORT);
 	}
 	/* and the rest of that connection follows it */
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, TCPF_ACK);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, four.be[slot2].addr, 8080, 0,
-		     TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50001, NODE, NODEPORT, 0, TCPF_ACK);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50001, four.be[slot2].addr, 8080, 0,
+			TCPF_ACK);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_HIT), 2);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), 2);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 2);
 }
 
 static void xdp_in__not_node_facing__passes_unchanged(void **state)
@@ -624,24 +438,24 @@ static void xdp_in__not_node_facing__passes_unchanged(void **state)
 	};
 	uint8_t in[PKT_MAX];
 	uint64_t bytes = 0;
-	struct run_out o;
+	struct tr_out o;
 	size_t i;
 	int len;
 
 	lb_seed(f, d, 2);
 	for (i = 0; i < sizeof(miss) / sizeof(miss[0]); i++) {
-		len = frame(in, AF_INET, miss[i].proto, CLIENT, 50000, miss[i].dst, miss[i].dport,
-			    30, 0);
+		len = tr_frame(in, AF_INET, miss[i].proto, CLIENT, 50000, miss[i].dst,
+			       miss[i].dport, 30, 0);
 		run_xdp(f, in, len, &o);
-		assert_out(&o, XDP_PASS, in, len);
+		tr_assert_out(&o, XDP_PASS, in, len);
 		bytes += (uint64_t)len;
 	}
 	{
-		const struct stat_want w[] = { { SL_STAT_XDP_IN_PASS, 4, bytes } };
+		const struct tr_stat_want w[] = { { SL_STAT_XDP_IN_PASS, 4, bytes } };
 
-		assert_stats_fd(f->stats_fd, w, 1);
+		tr_assert_stats(f->stats_fd, w, 1);
 	}
-	assert_int_equal(ct_walk(f, false), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void xdp_in__nodeport_without_backends__drops_and_counts_no_backend(void **state)
@@ -649,24 +463,24 @@ static void xdp_in__nodeport_without_backends__drops_and_counts_no_backend(void 
 	struct fix *f = *state;
 	struct svc_def empty = np5;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	int len;
 
 	empty.n = 0;
 	lb_seed(f, &empty, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
 	run_xdp(f, in, len, &o);
 	assert_int_equal(o.retval, XDP_DROP);
 	{
 		/* no backend means no Maglev table either: only NO_BACKEND, never MAGLEV_MISS */
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_XDP_IN_PASS, 1, (uint64_t)len },
 			{ SL_STAT_NO_BACKEND, 1, (uint64_t)len },
 		};
 
-		assert_stats_fd(f->stats_fd, w, 2);
+		tr_assert_stats(f->stats_fd, w, 2);
 	}
-	assert_int_equal(ct_walk(f, false), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void xdp_in__nodeport_table_not_written__random_backend_counts_maglev_miss(void **state)
@@ -674,7 +488,7 @@ static void xdp_in__nodeport_table_not_written__random_backend_counts_maglev_mis
 	struct fix *f = *state;
 	struct svc_def late = np5;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	size_t j;
 	int len, i;
 
@@ -684,8 +498,8 @@ static void xdp_in__nodeport_table_not_written__random_backend_counts_maglev_mis
 		uint32_t dst;
 		bool known = false;
 
-		len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, (uint16_t)(51000 + i), NODE,
-			    NODEPORT, 0, 0);
+		len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, (uint16_t)(51000 + i), NODE,
+			       NODEPORT, 0, 0);
 		run_xdp(f, in, len, &o);
 		assert_int_equal(o.retval, XDP_PASS);
 		assert_int_equal(pkt_csums_verify(o.data, o.len), 0);
@@ -693,14 +507,14 @@ static void xdp_in__nodeport_table_not_written__random_backend_counts_maglev_mis
 		for (j = 0; j < late.n; j++) {
 			uint32_t a[4];
 
-			abi_addr(late.be[j].addr, a);
+			tr_abi_addr(late.be[j].addr, a);
 			known |= a[0] == dst;
 		}
 		assert_true(known);
 	}
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 20);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 20);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), 20);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 20);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 20);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 20);
 }
 
 static void xdp_in__truncated_headers__pass_unchanged_and_count_parse_error(void **state)
@@ -718,7 +532,7 @@ static void xdp_in__truncated_headers__pass_unchanged_and_count_parse_error(void
 		{ AF_INET6, 0, 14 + 40 + 19 },	/* TCP header one byte short */
 	};
 	uint64_t bytes = 0;
-	struct run_out o;
+	struct tr_out o;
 	size_t i;
 
 	lb_seed(f, &np5, 1);
@@ -733,15 +547,15 @@ static void xdp_in__truncated_headers__pass_unchanged_and_count_parse_error(void
 
 		assert_int_equal(len, (int)cuts[i].cut);
 		run_xdp(f, in, len, &o);
-		assert_out(&o, XDP_PASS, in, len);
+		tr_assert_out(&o, XDP_PASS, in, len);
 		bytes += (uint64_t)len;
 	}
 	{
-		const struct stat_want w[] = { { SL_STAT_PARSE_ERROR, 6, bytes } };
+		const struct tr_stat_want w[] = { { SL_STAT_PARSE_ERROR, 6, bytes } };
 
-		assert_stats_fd(f->stats_fd, w, 1);
+		tr_assert_stats(f->stats_fd, w, 1);
 	}
-	assert_int_equal(ct_walk(f, false), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void xdp_in__fragments_to_nodeport__pass_untranslated_and_count_fragment(void **state)
@@ -750,7 +564,7 @@ static void xdp_in__fragments_to_nodeport__pass_untranslated_and_count_fragment(
 	static const uint16_t frag[] = { 0x2000, 0x2000 | 185, 185 };
 	struct svc_def udp = np5;
 	uint64_t bytes = 0;
-	struct run_out o;
+	struct tr_out o;
 	size_t i;
 
 	udp.proto = IPPROTO_UDP;
@@ -763,60 +577,18 @@ static void xdp_in__fragments_to_nodeport__pass_untranslated_and_count_fragment(
 		int len = pkt_build(&s, in, sizeof(in));
 
 		run_xdp(f, in, len, &o);
-		assert_out(&o, XDP_PASS, in, len);
+		tr_assert_out(&o, XDP_PASS, in, len);
 		bytes += (uint64_t)len;
 	}
 	{
-		const struct stat_want w[] = {
+		const struct tr_stat_want w[] = {
 			{ SL_STAT_XDP_IN_PASS, 3, bytes },
 			{ SL_STAT_FRAGMENT, 3, bytes },
 		};
 
-		assert_stats_fd(f->stats_fd, w, 2);
+		tr_assert_stats(f->stats_fd, w, 2);
 	}
-	assert_int_equal(ct_walk(f, false), 0);
-}
-
-static void udp_csum_zero(uint8_t *buf, int len)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-
-	assert_true(off > 0);
-	assert_int_equal(proto, IPPROTO_UDP);
-	buf[off + 6] = buf[off + 7] = 0;
-}
-
-/*
- * Makes the UDP frame's checksum compute to 0, which UDP sends as 0xffff: the payload's first
- * word becomes the checksum of the frame with that word zeroed, cancelling everything else.
- * Returns that word (as stored) for the other frame of the pair.
- */
-static uint16_t udp_csum_to_ffff(uint8_t *buf, int len)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-	uint16_t w;
-
-	assert_true(off > 0 && len >= off + 10);
-	buf[off + 8] = buf[off + 9] = 0;
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	memcpy(&w, buf + off + 6, 2);
-	assert_int_not_equal(w, 0xffff);
-	memcpy(buf + off + 8, &w, 2);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
-	assert_int_equal(buf[off + 6], 0xff);
-	assert_int_equal(buf[off + 7], 0xff);
-	assert_int_equal(pkt_csums_verify(buf, (size_t)len), 0);
-	return w;
-}
-
-/* Sets the payload's first word and refreshes the checksum. */
-static void udp_word_set(uint8_t *buf, int len, uint16_t w)
-{
-	int family, proto, off = pkt_l4_off(buf, (size_t)len, &family, &proto);
-
-	assert_true(off > 0 && len >= off + 10);
-	memcpy(buf + off + 8, &w, 2);
-	assert_int_equal(pkt_l4_csum_fill(buf, (size_t)len), 0);
+	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
 }
 
 static void xdp_in__udp_nodeport__checksum_valid_and_zero_stays_zero(void **state)
@@ -825,7 +597,7 @@ static void xdp_in__udp_nodeport__checksum_valid_and_zero_stays_zero(void **stat
 	struct svc_def udp = np5;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen, zero;
 
 	udp.proto = IPPROTO_UDP;
@@ -834,16 +606,16 @@ static void xdp_in__udp_nodeport__checksum_valid_and_zero_stays_zero(void **stat
 		uint16_t sport = (uint16_t)(50000 + zero);
 
 		b = &udp.be[maglev_expect(f, 3, CLIENT, sport, NODEPORT, IPPROTO_UDP)];
-		len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, sport, NODE, NODEPORT, 33, 0);
-		wlen = frame(want, AF_INET, IPPROTO_UDP, CLIENT, sport, b->addr, b->port, 33, 0);
+		len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, sport, NODE, NODEPORT, 33, 0);
+		wlen = tr_frame(want, AF_INET, IPPROTO_UDP, CLIENT, sport, b->addr, b->port, 33, 0);
 		if (zero) {
-			udp_csum_zero(in, len);
-			udp_csum_zero(want, wlen);
+			tr_udp_csum_zero(in, len);
+			tr_udp_csum_zero(want, wlen);
 		}
 		run_xdp(f, in, len, &o);
-		assert_translated(&o, want, wlen);
+		tr_assert_translated(&o, XDP_PASS, want, wlen);
 	}
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 2);
 }
 
 /* A rewrite whose new UDP checksum folds to 0 must send 0xffff (0 would mean "none"). */
@@ -853,29 +625,29 @@ static void xdp_in__udp_checksum_folding_to_zero__sent_as_ffff(void **state)
 	struct svc_def udp = np5, udp6 = np6;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 	uint16_t w;
 
 	udp.proto = IPPROTO_UDP;
 	lb_seed(f, &udp, 1);
 	b = &udp.be[maglev_expect(f, 3, CLIENT, 50000, NODEPORT, IPPROTO_UDP)];
-	wlen = frame(want, AF_INET, IPPROTO_UDP, CLIENT, 50000, b->addr, b->port, 16, 0);
-	w = udp_csum_to_ffff(want, wlen);
-	len = frame(in, AF_INET, IPPROTO_UDP, CLIENT, 50000, NODE, NODEPORT, 16, 0);
-	udp_word_set(in, len, w);
+	wlen = tr_frame(want, AF_INET, IPPROTO_UDP, CLIENT, 50000, b->addr, b->port, 16, 0);
+	w = tr_udp_csum_to_ffff(want, wlen);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 50000, NODE, NODEPORT, 16, 0);
+	tr_udp_word_set(in, len, w);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
 	udp6.proto = IPPROTO_UDP;
 	lb_seed(f, &udp6, 1);
 	b = &udp6.be[maglev_expect(f, 5, CLIENT6, 50000, NODEPORT, IPPROTO_UDP)];
-	wlen = frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 50000, b->addr, b->port, 16, 0);
-	w = udp_csum_to_ffff(want, wlen);
-	len = frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 50000, NODE6, NODEPORT, 16, 0);
-	udp_word_set(in, len, w);
+	wlen = tr_frame(want, AF_INET6, IPPROTO_UDP, CLIENT6, 50000, b->addr, b->port, 16, 0);
+	w = tr_udp_csum_to_ffff(want, wlen);
+	len = tr_frame(in, AF_INET6, IPPROTO_UDP, CLIENT6, 50000, NODE6, NODEPORT, 16, 0);
+	tr_udp_word_set(in, len, w);
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 2);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 2);
 }
 
 static void xdp_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **state)
@@ -886,7 +658,7 @@ static void xdp_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **s
 			      .ip_opt_len = 40 };
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &np5, 1);
@@ -899,8 +671,8 @@ static void xdp_in__ipv4_with_options__dnat_keeps_options_and_checksums(void **s
 	assert_int_equal(pkt_l4_csum_fill(want, (size_t)wlen), 0);
 	assert_int_equal(in[14], 0x4f); /* ihl 15: the longest IPv4 header */
 	run_xdp(f, in, len, &o);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1);
 }
 
 
@@ -909,7 +681,7 @@ static void xdp_in__ipv6_nodeport__dnat_to_maglev_backend(void **state)
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen, i;
 
 	lb_seed(f, &np6, 1);
@@ -917,19 +689,20 @@ static void xdp_in__ipv6_nodeport__dnat_to_maglev_backend(void **state)
 		uint16_t sport = (uint16_t)(52000 + i * 37);
 
 		b = &np6.be[maglev_expect(f, 5, CLIENT6, sport, NODEPORT, IPPROTO_TCP)];
-		len = frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, sport, NODE6, NODEPORT, 0, 0);
-		wlen = frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, sport, b->addr, b->port, 0, 0);
+		len = tr_frame(in, AF_INET6, IPPROTO_TCP, CLIENT6, sport, NODE6, NODEPORT, 0, 0);
+		wlen = tr_frame(want, AF_INET6, IPPROTO_TCP, CLIENT6, sport, b->addr, b->port, 0,
+				0);
 		run_xdp(f, in, len, &o);
-		assert_translated(&o, want, wlen);
+		tr_assert_translated(&o, XDP_PASS, want, wlen);
 	}
 	{
-		struct sl_ct_key kr = ct_key(SL_CT_DIR_REV, IPPROTO_TCP, b->addr, 8080, CLIENT6,
-					     (uint16_t)(52000 + 15 * 37));
+		struct sl_ct_key kr = tr_ct_key(SL_CT_DIR_REV, IPPROTO_TCP, b->addr, 8080, CLIENT6,
+						(uint16_t)(52000 + 15 * 37));
 
-		assert_ct(f, &kr, NODE6, NODEPORT, 5, SL_CT_F_NODEPORT);
+		tr_assert_ct(f->ct_fd, &kr, NODE6, NODEPORT, 5, SL_CT_F_NODEPORT);
 	}
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 16);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), 16);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 16);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 16);
 }
 
 /* XDP DNAT on the way in, sluice_tc_up restoring the NodePort as source on the way out. */
@@ -938,7 +711,7 @@ static void tc_up__nodeport_reply__source_back_to_node_port(void **state)
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen, fam;
 
 	tc_load_shared_ct(f);
@@ -949,27 +722,27 @@ static void tc_up__nodeport_reply__source_back_to_node_port(void **state)
 
 		lb_seed(f, d, 1);
 		b = &d->be[maglev_expect(f, d->svc_id, client, 50000, NODEPORT, IPPROTO_TCP)];
-		len = frame(in, af, IPPROTO_TCP, client, 50000, node, NODEPORT, 0, 0);
+		len = tr_frame(in, af, IPPROTO_TCP, client, 50000, node, NODEPORT, 0, 0);
 		run_xdp(f, in, len, &o);
 		assert_int_equal(o.retval, XDP_PASS);
 		/* SYN-ACK from the backend leaves through the uplink */
-		len = frame(in, af, IPPROTO_TCP, b->addr, b->port, client, 50000, 0,
-			    TCPF_SYN | TCPF_ACK);
-		wlen = frame(want, af, IPPROTO_TCP, node, NODEPORT, client, 50000, 0,
-			     TCPF_SYN | TCPF_ACK);
-		assert_int_equal(run_rep(f->tc->progs.sluice_tc_up, true, in, len, 1, &o, NULL), 0);
-		assert_out(&o, TC_ACT_OK, want, wlen);
+		len = tr_frame(in, af, IPPROTO_TCP, b->addr, b->port, client, 50000, 0,
+			       TCPF_SYN | TCPF_ACK);
+		wlen = tr_frame(want, af, IPPROTO_TCP, node, NODEPORT, client, 50000, 0,
+				TCPF_SYN | TCPF_ACK);
+		assert_int_equal(tr_run(f->tc->progs.sluice_tc_up, true, in, len, 1, &o, NULL), 0);
+		tr_assert_out(&o, TC_ACT_OK, want, wlen);
 		assert_int_equal(pkt_csums_verify(o.data, o.len), 0);
 		/* an untracked packet leaving the uplink is left alone */
-		len = frame(in, af, IPPROTO_TCP, b->addr, b->port, client, 50001, 0, TCPF_ACK);
-		assert_int_equal(run_rep(f->tc->progs.sluice_tc_up, true, in, len, 1, &o, NULL), 0);
-		assert_out(&o, TC_ACT_OK, in, len);
+		len = tr_frame(in, af, IPPROTO_TCP, b->addr, b->port, client, 50001, 0, TCPF_ACK);
+		assert_int_equal(tr_run(f->tc->progs.sluice_tc_up, true, in, len, 1, &o, NULL), 0);
+		tr_assert_out(&o, TC_ACT_OK, in, len);
 	}
 	{
 		/* sluice_tc_up counts only what it translated: the two SYN-ACKs, 54 + 74 bytes */
-		const struct stat_want w[] = { { SL_STAT_UP_REVNAT, 2, 54 + 74 } };
+		const struct tr_stat_want w[] = { { SL_STAT_UP_REVNAT, 2, 54 + 74 } };
 
-		assert_stats_fd(bpf_map__fd(f->tc->maps.sluice_stats), w, 1);
+		tr_assert_stats(bpf_map__fd(f->tc->maps.sluice_stats), w, 1);
 	}
 }
 
@@ -989,28 +762,28 @@ static void xdp_in__maglev_backend_removed__only_its_flows_move(void **state)
 	uint32_t addr[MAX_BE];
 	struct svc_def four = svc_without(&np5, gone);
 	char src[INET_ADDRSTRLEN];
-	struct run_out o;
+	struct tr_out o;
 	int phase, len;
 
 	assert_non_null(was);
 	for (j = 0; j < np5.n; j++) {
 		uint32_t a[4];
 
-		abi_addr(np5.be[j].addr, a);
+		tr_abi_addr(np5.be[j].addr, a);
 		addr[j] = a[0];
 	}
 	for (phase = 0; phase < 2; phase++) {
 		const struct svc_def *d = phase ? &four : &np5;
 
 		lb_seed(f, d, 1);
-		ct_walk(f, true);
+		tr_ct_walk(f->ct_fd, true);
 		for (i = 0; i < DISRUPTION_FLOWS; i++) {
 			uint16_t sport = (uint16_t)(1024 + (i * 7919u) % 64000);
 			uint32_t dst, slot;
 			size_t who = MAX_BE;
 
 			snprintf(src, sizeof(src), "100.64.%zu.%zu", i / 200, i % 200 + 1);
-			len = frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, 0);
+			len = tr_frame(in, AF_INET, IPPROTO_TCP, src, sport, NODE, NODEPORT, 0, 0);
 			run_xdp(f, in, len, &o);
 			assert_int_equal(o.retval, XDP_PASS);
 			memcpy(&dst, o.data + 14 + 16, 4);
@@ -1032,7 +805,7 @@ static void xdp_in__maglev_backend_removed__only_its_flows_move(void **state)
 			else if (was[i] != who)
 				moved_other++;
 		}
-		assert_int_equal(ct_walk(f, false), 2 * DISRUPTION_FLOWS);
+		assert_int_equal(tr_ct_walk(f->ct_fd, false), 2 * DISRUPTION_FLOWS);
 	}
 	/* balance: each backend within 20% +- 3 points of the flows */
 	for (j = 0; j < np5.n; j++)
@@ -1051,40 +824,21 @@ static void xdp_test_run__repeat_of_dnat__reruns_on_rewritten_frame(void **state
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX], want[PKT_MAX];
 	const struct be_def *b;
-	struct run_out o;
+	struct tr_out o;
 	int len, wlen;
 
 	lb_seed(f, &np5, 1);
 	b = &np5.be[maglev_expect(f, 3, CLIENT, 50000, NODEPORT, IPPROTO_TCP)];
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
-	wlen = frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port, 0, 0);
-	assert_int_equal(run_rep(f->skel->progs.sluice_xdp_in, false, in, len, 3, &o, NULL), 0);
-	assert_translated(&o, want, wlen);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_IN_PASS), 3);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
+	wlen = tr_frame(want, AF_INET, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port, 0, 0);
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, in, len, 3, &o, NULL), 0);
+	tr_assert_translated(&o, XDP_PASS, want, wlen);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_IN_PASS), 3);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
 }
 
 /* --- benches (SL_BENCH=1) --------------------------------------------------------------- */
-
-static void ct_put(struct fix *f, const struct sl_ct_key *k, const char *addr, uint16_t port,
-		   uint32_t svc_id)
-{
-	struct sl_ct_val v = { .port = htons(port), .svc_id = svc_id,
-			       .flags = SL_CT_F_NODEPORT };
-	struct timespec ts;
-
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0); /* bpf_ktime_get_ns() */
-	v.last_seen = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	v.family = abi_addr(addr, v.addr);
-	assert_int_equal(bpf_map_update_elem(f->ct_fd, k, &v, BPF_ANY), 0);
-}
-
-static void bench_print(const char *name, uint32_t ns)
-{
-	printf("bench %s ns_per_pkt=%u\n", name, ns);
-	fflush(stdout);
-}
 
 /*
  * xdp_ct_hit: an established NodePort flow (ACK, 64 bytes of payload) over 5 backends. Its SYN
@@ -1097,23 +851,23 @@ static void bench__xdp_ct_hit__every_run_a_hit(void **state)
 	uint8_t in[PKT_MAX];
 	const struct be_def *b;
 	struct sl_ct_key back;
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	int len;
 
 	lb_seed(f, &np5, 1);
 	b = &np5.be[maglev_expect(f, 3, CLIENT, 50000, NODEPORT, IPPROTO_TCP)];
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
 	run_xdp(f, in, len, &o);
-	back = ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port);
-	ct_put(f, &back, NODE, NODEPORT, 3);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 64, TCPF_ACK);
-	assert_int_equal(run_rep(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
-				 &ns), 0);
-	assert_out(&o, XDP_PASS, in, len);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_HIT), BENCH_REPEAT);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), BENCH_REPEAT + 1);
-	bench_print("xdp_ct_hit", ns);
+	back = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_TCP, CLIENT, 50000, b->addr, b->port);
+	tr_ct_put(f->ct_fd, &back, NODE, NODEPORT, 3, SL_CT_F_NODEPORT);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 64, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
+				&ns), 0);
+	tr_assert_out(&o, XDP_PASS, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), BENCH_REPEAT);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), BENCH_REPEAT + 1);
+	tr_bench_print("xdp_ct_hit", ns);
 }
 
 /*
@@ -1130,7 +884,7 @@ static void bench__xdp_maglev_new__every_run_a_new_flow(void **state)
 	struct fix *f = *state;
 	struct svc_def d[1 + 5];
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	size_t i;
 	int len;
@@ -1142,15 +896,15 @@ static void bench__xdp_maglev_new__every_run_a_new_flow(void **state)
 					     .flags = SL_SVC_F_NODEPORT, .n = 1,
 					     .be = { { NODE, NODEPORT } } };
 	lb_seed(f, d, 6);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
-	assert_int_equal(run_rep(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
-				 &ns), 0);
-	assert_out(&o, XDP_PASS, in, len);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_NEW), BENCH_REPEAT);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_CT_HIT), 0);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 0);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), BENCH_REPEAT);
-	bench_print("xdp_maglev_new", ns);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, NODEPORT, 0, 0);
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
+				&ns), 0);
+	tr_assert_out(&o, XDP_PASS, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), BENCH_REPEAT);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 0);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_MAGLEV_MISS), 0);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), BENCH_REPEAT);
+	tr_bench_print("xdp_maglev_new", ns);
 }
 
 /* xdp_miss: a TCP segment to a node port that is no frontend (nothing tracked). */
@@ -1158,18 +912,18 @@ static void bench__xdp_miss__every_run_passes(void **state)
 {
 	struct fix *f = *state;
 	uint8_t in[PKT_MAX];
-	struct run_out o;
+	struct tr_out o;
 	uint32_t ns;
 	int len;
 
 	lb_seed(f, &np5, 1);
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, 22, 64, TCPF_ACK);
-	assert_int_equal(run_rep(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
-				 &ns), 0);
-	assert_out(&o, XDP_PASS, in, len);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_IN_PASS), BENCH_REPEAT);
-	assert_int_equal(stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 0);
-	bench_print("xdp_miss", ns);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 50000, NODE, 22, 64, TCPF_ACK);
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, in, len, BENCH_REPEAT, &o,
+				&ns), 0);
+	tr_assert_out(&o, XDP_PASS, in, len);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_IN_PASS), BENCH_REPEAT);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_XDP_DNAT), 0);
+	tr_bench_print("xdp_miss", ns);
 }
 
 /*
@@ -1183,10 +937,10 @@ static void bench__xdp_empty__test_run_floor(void **state)
 	int len;
 
 	(void)state;
-	len = frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, NODE, 22, 64, TCPF_ACK);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, NODE, 22, 64, TCPF_ACK);
 	ns = pkt_bench_empty(true, in, (size_t)len, BENCH_REPEAT);
 	assert_true(ns >= 0);
-	bench_print("xdp_empty", (uint32_t)ns);
+	tr_bench_print("xdp_empty", (uint32_t)ns);
 }
 
 int main(void)
@@ -1226,7 +980,7 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(tr_libbpf_quiet);
 	err = cmocka_run_group_tests_name("lb_xdp", tests, NULL, NULL);
 	if (bench && !strcmp(bench, "1"))
 		err |= cmocka_run_group_tests_name("lb_xdp_bench", benches, NULL, NULL);

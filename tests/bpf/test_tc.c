@@ -13,7 +13,6 @@
  * the run with -ENODEV. In the fresh netns this file runs in, only lo exists, so the seeded
  * endpoint uses ifindex 1 and skb->ifindex reads back as 1.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <setjmp.h>
@@ -34,6 +33,7 @@
 #include "sl_abi.h"
 #include "tc_pod.skel.h"
 #include "tests/bpf/pktbuild.h"
+#include "tests/bpf/testrun.h"
 
 #define LO_IFINDEX 1
 
@@ -43,34 +43,16 @@ struct fix {
 	int ep_stats_fd;
 };
 
-struct run_out {
-	int retval;
-	uint8_t data[PKT_MAX];
-	uint32_t len;
-};
-
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct bpf_map *m;
 
 	if (!f)
 		return -1;
 	f->skel = tc_pod__open();
 	if (!f->skel)
 		goto err_free;
-	bpf_object__for_each_map(m, f->skel->obj) {
-		if (bpf_map__set_pin_path(m, NULL) < 0)
-			goto err_destroy;
-	}
-	if (tc_pod__load(f->skel) < 0)
+	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
 	f->ep_stats_fd = bpf_map__fd(f->skel->maps.sluice_ep_stats);
@@ -96,56 +78,17 @@ static int teardown(void **state)
 static void seed_ep_stats(struct fix *f, const uint32_t *ifindexes, size_t n,
 			  size_t expect_updates)
 {
-	size_t vsz = maps_percpu_size(sizeof(struct sl_ep_stats)), rec = sizeof(uint32_t) + vsz, i;
-	unsigned char *recs = calloc(n ? n : 1, rec);
-	struct maps_table t = {
-		.name = "sluice_ep_stats",
-		.fd = f->ep_stats_fd,
-		.key_size = sizeof(uint32_t),
-		.value_size = vsz,
-		.keys_only = true,
-		.entries = recs,
-		.n = n,
-	};
-	struct maps_result res = {};
-	char err[256] = "";
+	struct maps_result res;
 
-	assert_non_null(recs);
-	for (i = 0; i < n; i++)
-		memcpy(recs + i * rec, &ifindexes[i], sizeof(uint32_t));
-	assert_int_equal(maps_reconcile(&maps_bpf_ops, &t, 1, &res, err, sizeof(err)), 0);
+	tr_ep_stats_seed(f->ep_stats_fd, ifindexes, n, &res);
 	assert_int_equal(res.updates, expect_updates);
 	assert_int_equal(res.deletes, 0);
-	free(recs);
 }
 
 static void run_prog(const struct bpf_program *prog, const uint8_t *pkt, int len,
-		     uint32_t ifindex, struct run_out *out)
+		     struct tr_out *out)
 {
-	struct __sk_buff ctx = { .ifindex = ifindex };
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = pkt,
-		.data_size_in = (uint32_t)len,
-		.data_out = out->data,
-		.data_size_out = sizeof(out->data),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
-		.repeat = 1,
-	);
-
-	assert_true(len > 0);
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &opts), 0);
-	out->retval = (int)opts.retval;
-	out->len = opts.data_size_out;
-}
-
-static void stat_get(struct fix *f, uint32_t idx, struct sl_stat_val *v)
-{
-	uint64_t s[2];
-
-	assert_int_equal(pkt_percpu_sum(f->stats_fd, &idx, s, 2), 0);
-	v->packets = s[0];
-	v->bytes = s[1];
+	assert_int_equal(tr_run(prog, true, pkt, len, 1, out, NULL), 0);
 }
 
 static void ep_stats_get(struct fix *f, uint32_t ifindex, struct sl_ep_stats *v)
@@ -159,26 +102,14 @@ static void ep_stats_get(struct fix *f, uint32_t ifindex, struct sl_ep_stats *v)
 /* Every sluice_stats slot is zero except idx_a and idx_b (each at 1 packet, len bytes). */
 static void assert_stats_only(struct fix *f, int idx_a, int idx_b, uint64_t len)
 {
-	struct sl_stat_val v;
-	int i;
+	struct tr_stat_want w[2];
+	size_t n = 0;
 
-	for (i = 0; i < SL_STAT_MAX; i++) {
-		stat_get(f, (uint32_t)i, &v);
-		if (i == idx_a || i == idx_b) {
-			assert_int_equal(v.packets, 1);
-			assert_int_equal(v.bytes, len);
-		} else {
-			assert_int_equal(v.packets, 0);
-			assert_int_equal(v.bytes, 0);
-		}
-	}
-}
-
-static void assert_passed_unchanged(const struct run_out *o, const uint8_t *pkt, int len)
-{
-	assert_int_equal(o->retval, TC_ACT_OK);
-	assert_int_equal(o->len, len);
-	assert_memory_equal(o->data, pkt, (size_t)len);
+	if (idx_a >= 0)
+		w[n++] = (struct tr_stat_want){ idx_a, 1, len };
+	if (idx_b >= 0)
+		w[n++] = (struct tr_stat_want){ idx_b, 1, len };
+	tr_assert_stats(f->stats_fd, w, n);
 }
 
 static void tc_in__ipv4_tcp_from_seeded_pod__passes_and_counts_from_pod(void **state)
@@ -187,14 +118,14 @@ static void tc_in__ipv4_tcp_from_seeded_pod__passes_and_counts_from_pod(void **s
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP, .payload_len = 100 };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	assert_int_equal(len, 14 + 20 + 20 + 100);
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_TC_IN_PASS, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.from_pod_packets, 1);
@@ -209,13 +140,13 @@ static void tc_out__ipv4_udp_to_seeded_pod__passes_and_counts_to_pod(void **stat
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_UDP, .payload_len = 33 };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_out, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_out, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_TC_OUT_PASS, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.to_pod_packets, 1);
@@ -230,14 +161,14 @@ static void tc_out__ipv6_tcp_to_seeded_pod__passes_and_counts_to_pod(void **stat
 	struct pkt_spec s = { .family = AF_INET6, .l4 = IPPROTO_TCP, .payload_len = 7 };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	assert_int_equal(len, 14 + 40 + 20 + 7);
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_out, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_out, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_TC_OUT_PASS, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.to_pod_packets, 1);
@@ -252,7 +183,7 @@ static void tc_in__ipv4_with_options_and_fragment__passes_and_counts(void **stat
 			      .ip_opt_len = 8, .frag_off = 0x2000 /* IP_MF */ | 3 };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
@@ -260,8 +191,8 @@ static void tc_in__ipv4_with_options_and_fragment__passes_and_counts(void **stat
 	assert_int_equal(pkt[14], 0x47); /* version 4, ihl 7 */
 	assert_int_equal(pkt_csum(pkt + 14, 28), 0); /* header checksum verifies */
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_TC_IN_PASS, SL_STAT_FRAGMENT, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.from_pod_packets, 1);
@@ -278,32 +209,21 @@ static void tc_in__truncated_ipv4_header__passes_and_counts_parse_error(void **s
 	struct fix *f = *state;
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP, .truncate_to = 14 + 10 };
 	uint32_t ifx = LO_IFINDEX;
-	struct __sk_buff ctx = { .ifindex = LO_IFINDEX };
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt)), err;
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = pkt,
-		.data_size_in = (uint32_t)len,
-		.data_out = o.data,
-		.data_size_out = sizeof(o.data),
-		.ctx_in = &ctx,
-		.ctx_size_in = sizeof(ctx),
-	);
 
 	assert_int_equal(len, 24);
 	seed_ep_stats(f, &ifx, 1, 1);
-	err = bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.sluice_tc_in), &opts);
+	err = tr_run(f->skel->progs.sluice_tc_in, true, pkt, len, 1, &o, NULL);
 	if (err == -EINVAL) {
 		/* the kernel refused the frame before the program ran: no counter may move */
 		assert_stats_only(f, -1, -1, 0);
 		return;
 	}
 	assert_int_equal(err, 0);
-	o.retval = (int)opts.retval;
-	o.len = opts.data_size_out;
-	assert_passed_unchanged(&o, pkt, len);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_PARSE_ERROR, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.from_pod_packets, 0);
@@ -315,14 +235,14 @@ static void tc_in__ipv4_ihl_below_5__passes_and_counts_parse_error(void **state)
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	pkt[14] = 0x44; /* version 4, ihl 4 */
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_PARSE_ERROR, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.from_pod_packets, 0);
@@ -332,13 +252,13 @@ static void tc_out__ipv6_wrong_version__passes_and_counts_parse_error(void **sta
 {
 	struct fix *f = *state;
 	struct pkt_spec s = { .family = AF_INET6, .l4 = IPPROTO_UDP };
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	pkt[14] = 0x40; /* version 4 in an IPv6 EtherType */
-	run_prog(f->skel->progs.sluice_tc_out, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_out, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_PARSE_ERROR, -1, (uint64_t)len);
 }
 
@@ -348,12 +268,12 @@ static void tc_in__ipv4_options_past_end__passes_and_counts_parse_error(void **s
 	/* ihl says 60 bytes of header, the frame holds only 20 + 4 of them */
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP, .ip_opt_len = 40,
 			      .truncate_to = 14 + 24 };
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_PARSE_ERROR, -1, (uint64_t)len);
 }
 
@@ -362,14 +282,14 @@ static void tc_out__arp_request__passes_and_counts_non_ip(void **state)
 	struct fix *f = *state;
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build_arp(pkt, sizeof(pkt));
 
 	assert_int_equal(len, 42);
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_out, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_out, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	assert_stats_only(f, SL_STAT_NON_IP, -1, (uint64_t)len);
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.to_pod_packets, 0);
@@ -381,13 +301,13 @@ static void tc_in__unknown_ifindex__passes_and_counts_ep_miss(void **state)
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP };
 	uint32_t other = 4242; /* seeded, but not the device the packet is on */
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	seed_ep_stats(f, &other, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
-	assert_passed_unchanged(&o, pkt, len);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
+	tr_assert_out(&o, TC_ACT_OK, pkt, len);
 	/* the pass counter moves before the endpoint lookup */
 	assert_stats_only(f, SL_STAT_TC_IN_PASS, SL_STAT_EP_MISS, (uint64_t)len);
 	ep_stats_get(f, other, &es);
@@ -402,12 +322,12 @@ static void ep_stats__reseed_after_traffic__keeps_counters(void **state)
 	struct pkt_spec s = { .family = AF_INET, .l4 = IPPROTO_TCP };
 	uint32_t ifx = LO_IFINDEX;
 	struct sl_ep_stats es;
-	struct run_out o;
+	struct tr_out o;
 	uint8_t pkt[PKT_MAX];
 	int len = pkt_build(&s, pkt, sizeof(pkt));
 
 	seed_ep_stats(f, &ifx, 1, 1);
-	run_prog(f->skel->progs.sluice_tc_in, pkt, len, LO_IFINDEX, &o);
+	run_prog(f->skel->progs.sluice_tc_in, pkt, len, &o);
 	seed_ep_stats(f, &ifx, 1, 0); /* same keys: no write, counters survive */
 	ep_stats_get(f, LO_IFINDEX, &es);
 	assert_int_equal(es.from_pod_packets, 1);
@@ -462,6 +382,6 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(tr_libbpf_quiet);
 	return cmocka_run_group_tests_name("tc_pod", tests, NULL, NULL);
 }

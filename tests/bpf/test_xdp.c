@@ -23,34 +23,23 @@
 #include "sl_abi.h"
 #include "xdp_node.skel.h"
 #include "tests/bpf/pktbuild.h"
+#include "tests/bpf/testrun.h"
 
 struct fix {
 	struct xdp_node *skel;
 	int stats_fd;
 };
 
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level != LIBBPF_WARN)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
-
 static int setup(void **state)
 {
 	struct fix *f = calloc(1, sizeof(*f));
-	struct bpf_map *m;
 
 	if (!f)
 		return -1;
 	f->skel = xdp_node__open();
 	if (!f->skel)
 		goto err_free;
-	bpf_object__for_each_map(m, f->skel->obj) {
-		if (bpf_map__set_pin_path(m, NULL) < 0)
-			goto err_destroy;
-	}
-	if (xdp_node__load(f->skel) < 0)
+	if (tr_pins_clear(f->skel->obj) < 0 || xdp_node__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
 	*state = f;
@@ -74,28 +63,12 @@ static int teardown(void **state)
 /* Runs the frame; checks XDP_PASS with the bytes unchanged and only stat idx at 1/len. */
 static void run_expect(struct fix *f, const uint8_t *pkt, int len, int idx)
 {
-	uint8_t out[PKT_MAX];
-	uint64_t s[2];
-	uint32_t i;
-	LIBBPF_OPTS(bpf_test_run_opts, opts,
-		.data_in = pkt,
-		.data_size_in = (uint32_t)len,
-		.data_out = out,
-		.data_size_out = sizeof(out),
-		.repeat = 1,
-	);
+	const struct tr_stat_want w[] = { { idx, 1, (uint64_t)len } };
+	struct tr_out o;
 
-	assert_true(len > 0);
-	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(f->skel->progs.sluice_xdp_in),
-						&opts), 0);
-	assert_int_equal(opts.retval, XDP_PASS);
-	assert_int_equal(opts.data_size_out, len);
-	assert_memory_equal(out, pkt, (size_t)len);
-	for (i = 0; i < SL_STAT_MAX; i++) {
-		assert_int_equal(pkt_percpu_sum(f->stats_fd, &i, s, 2), 0);
-		assert_int_equal(s[0], (int)i == idx ? 1 : 0);
-		assert_int_equal(s[1], (int)i == idx ? (uint64_t)len : 0);
-	}
+	assert_int_equal(tr_run(f->skel->progs.sluice_xdp_in, false, pkt, len, 1, &o, NULL), 0);
+	tr_assert_out(&o, XDP_PASS, pkt, len);
+	tr_assert_stats(f->stats_fd, w, 1);
 }
 
 static void xdp_in__ipv4_tcp__passes_and_counts_xdp_in_pass(void **state)
@@ -157,6 +130,6 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	libbpf_set_print(libbpf_quiet);
+	libbpf_set_print(tr_libbpf_quiet);
 	return cmocka_run_group_tests_name("xdp_node", tests, NULL, NULL);
 }
