@@ -308,7 +308,7 @@ report() {
 	while IFS= read -r row; do
 		[ -n "$row" ] || continue
 		if [ -z "$any" ]; then
-			echo "Medians over runs of \`SL_BENCH=1 $O/tests/bpf/<test>\`: each line is what the test prints as"
+			echo "Medians over runs of \`SL_BENCH=1 ${O#"$TOP"/}/tests/bpf/<test>\`: each line is what the test prints as"
 			echo "\`bench <case> ns_per_pkt=<N>\` (test-run repeats over the \`tests/bpf/\` fixtures; how a case"
 			echo "keeps a rewriting program on the path it names is up to the test, see its source)."
 			echo
@@ -379,6 +379,6 @@ report() {
 	echo "  The measured Service's rules come last in KUBE-SERVICES (the worst case). Only one backend's"
 	echo "  rules are loaded at a time; each is flushed after its rows."
 	echo "- Order: direct + Sluice per scale; iptables-nft per scale; iptables-legacy per scale; BPF tests;"
-	echo "  apply at scale in a second, fresh lab. Raw per-run numbers: \`$OUTDIR/raw.tsv\` (ROW, METRIC,"
-	echo "  VALUE, RUN) and \`$OUTDIR/info.tsv\`."
+	echo "  apply at scale in a second, fresh lab. Raw per-run numbers: \`${OUTDIR#"$TOP"/}/raw.tsv\` (ROW, METRIC,"
+	echo "  VALUE, RUN) and \`${OUTDIR#"$TOP"/}/info.tsv\`."
 }
