@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
 #include <ifaddrs.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -363,6 +364,10 @@ static char *api_apply(struct agent *a, const char *body, size_t len, bool del, 
 	}
 out:
 	cJSON_Delete(items);
+	/* the request tree, its copies and the old store are gone: give their pages back now, so
+	 * the memory is down when the client hears back (the server trims again after the body) */
+	if (len > (1u << 20))
+		malloc_trim(0);
 	if (r < 0) {
 		cJSON_Delete(results);
 		return json_error(status, 500, strerror(-r));

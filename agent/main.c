@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /* sluice-agent: loads and pins the datapath, turns desired state into map writes. */
 #include <errno.h>
+#include <malloc.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <sched.h>
@@ -299,6 +300,13 @@ int main(int argc, char **argv)
 	int c, r, api_fd = -1, met_fd = -1, interval = 10;
 	enum log_level lvl;
 	sigset_t mask;
+
+	/*
+	 * One malloc arena: the API thread builds and frees hundreds of megabytes of parse trees
+	 * on a big apply, and a per-thread arena keeps their pages resident after malloc_trim. The
+	 * agent's threads take one lock for all state anyway, so they gain nothing from more.
+	 */
+	mallopt(M_ARENA_MAX, 1);
 
 	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
 		switch (c) {
