@@ -131,7 +131,11 @@ report() {
 	echo "- Date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo "- Machine: nproc $(nproc), CPU $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), $(awk '/^MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) memory, kernel $(uname -r), $(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
 	echo "- Load average (1, 5, 15 min) at the start: $(info_get load_start); at the end: $(info_get load_end). The machine was not reserved for the run: other work on it shows up as noise."
-	echo "- Sluice: $(git -C "$TOP" describe --always --dirty 2>/dev/null || echo unknown) ($("$SLUICE" version 2>/dev/null | head -n1 || true))"
+	# "-dirty" when the code differs from the commit; RESULTS.md itself does not count
+	local rev dirty=
+	rev=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo unknown)
+	git -C "$TOP" diff --quiet HEAD -- . ':(exclude)bench/RESULTS.md' 2>/dev/null || dirty=-dirty
+	echo "- Sluice: $rev$dirty ($("$SLUICE" version 2>/dev/null | head -n1 || true))"
 	echo "- Tools: $(iptables-nft --version 2>/dev/null | head -n1), $(iptables-legacy --version 2>/dev/null | head -n1), $(sockperf --version 2>/dev/null | sed -n 's/^sockperf, //p' | head -n1 | sed 's/^/sockperf /')"
 	echo "- Settings: $RUNS runs per row; connlat $CONN_N connections per target per run (+$CONN_WARMUP warm-up), the two targets of a row pair interleaved in one client; sockperf $PP_SECS s per run, $PP_RUNS direct/Sluice pairs per scale in ABBA order and $RUNS runs per iptables row; client pinned to CPU 0 and servers to CPU 1: $([ ${#PIN_CLIENT[@]} -gt 0 ] && echo yes || echo no)"
 	echo "- The whole run took $(info_get total_s) s."
