@@ -832,51 +832,6 @@ static cJSON *svc_ports_json(const cJSON *svc_ports)
 	return out;
 }
 
-static void endpoints_from_pods(const struct store *st, const cJSON *svc, const char *ns,
-				cJSON *eps)
-{
-	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
-	const cJSON *sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
-	const cJSON *ports = cJSON_GetObjectItemCaseSensitive(spec, "ports"), *p, *pod;
-	const struct store_ep *ep;
-	const char *pns, *pname;
-	cJSON *e, *pm;
-	int i, n = store_count(st, OBJ_POD), j, tp;
-
-	for (i = 0; i < n; i++) {
-		pod = store_obj_at(st, OBJ_POD, i);
-		obj_ns_name(pod, &pns, &pname);
-		if (strcmp(pns, ns) != 0)
-			continue;
-		if (!selector_matches_map(sel, cJSON_GetObjectItemCaseSensitive(
-						       cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
-						       "labels")))
-			continue;
-		ep = store_ep_for_pod(st, pns, pname);
-		if (!ep)
-			continue; /* not running yet: no address */
-		for (j = 0; j < ep->n_ips; j++) {
-			e = cJSON_CreateObject();
-			cJSON_AddStringToObject(e, "ip", ep->ips[j]);
-			cJSON_AddStringToObject(e, "pod", pname);
-			cJSON_AddBoolToObject(e, "ready", true);
-			cJSON_AddNumberToObject(e, "endpointID", ep->ep_id);
-			pm = cJSON_AddObjectToObject(e, "ports");
-			cJSON_ArrayForEach(p, ports) {
-				tp = pod_target_port(pod,
-						     cJSON_GetObjectItemCaseSensitive(p, "targetPort"),
-						     str_at(p, "protocol", NULL) ?: "TCP");
-				if (tp > 0)
-					cJSON_AddNumberToObject(pm, str_at(p, "name", NULL) ?: "",
-								tp);
-			}
-			if (cJSON_GetArraySize(pm) > 0)
-				cJSON_AddNumberToObject(e, "port", pm->child->valueint);
-			cJSON_AddItemToArray(eps, e);
-		}
-	}
-}
-
 /* An EndpointSlice by the Service that owns it (label kubernetes.io/service-name). */
 struct slice_ref {
 	const char *ns, *owner;
@@ -922,91 +877,71 @@ static struct slice_ref *slices_by_owner(const struct store *st, size_t *ret_n)
 	return v;
 }
 
-static void endpoints_from_slices(const struct slice_ref *v, size_t n, const char *svc_name,
-				  const char *ns, cJSON *eps)
+/* One /v1/endpoints entry, from what the datapath gets. */
+static int endpoint_json(void *ctx, const struct store_backend *b)
 {
-	const cJSON *es, *ep, *addr, *cond, *ready, *serving, *term, *ports, *p, *tref;
-	struct slice_ref want = { .ns = ns, .owner = svc_name, .seq = -1 };
-	size_t lo = 0, hi = n, mid;
-	cJSON *e, *pm;
+	const cJSON *svc_ports = ((const cJSON **)ctx)[0], *p;
+	cJSON *eps = ((cJSON **)ctx)[1], *e, *pm;
+	int tp;
 
-	while (lo < hi) { /* first slice not before (ns, svc_name) */
-		mid = lo + (hi - lo) / 2;
-		if (cmp_slice_ref(&v[mid], &want) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+	e = cJSON_CreateObject();
+	if (!e || !cJSON_AddItemToArray(eps, e))
+		return -ENOMEM;
+	cJSON_AddStringToObject(e, "ip", b->ip);
+	cJSON_AddStringToObject(e, "pod", b->pod_name ?: "");
+	cJSON_AddBoolToObject(e, "ready", b->ready);
+	if (b->pod) {
+		cJSON_AddNumberToObject(e, "endpointID", b->ep_id);
+	} else { /* conditions only EndpointSlices carry */
+		cJSON_AddBoolToObject(e, "serving", b->serving);
+		cJSON_AddBoolToObject(e, "terminating", b->terminating);
 	}
-	for (; lo < n && !strcmp(v[lo].ns, ns) && !strcmp(v[lo].owner, svc_name); lo++) {
-		es = v[lo].es;
-		ports = cJSON_GetObjectItemCaseSensitive(es, "ports");
-		cJSON_ArrayForEach(ep, cJSON_GetObjectItemCaseSensitive(es, "endpoints")) {
-			cond = cJSON_GetObjectItemCaseSensitive(ep, "conditions");
-			ready = cJSON_GetObjectItemCaseSensitive(cond, "ready");
-			serving = cJSON_GetObjectItemCaseSensitive(cond, "serving");
-			term = cJSON_GetObjectItemCaseSensitive(cond, "terminating");
-			tref = cJSON_GetObjectItemCaseSensitive(ep, "targetRef");
-			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(ep, "addresses")) {
-				e = cJSON_CreateObject();
-				cJSON_AddStringToObject(e, "ip", addr->valuestring);
-				cJSON_AddStringToObject(e, "pod", str_at(tref, "name", NULL) ?: "");
-				/* unset ready means ready (EndpointConditions) */
-				cJSON_AddBoolToObject(e, "ready", !cJSON_IsFalse(ready));
-				/* unset serving means "same as ready"; unset terminating is false */
-				cJSON_AddBoolToObject(e, "serving", serving ? cJSON_IsTrue(serving)
-									  : !cJSON_IsFalse(ready));
-				cJSON_AddBoolToObject(e, "terminating", cJSON_IsTrue(term));
-				pm = cJSON_AddObjectToObject(e, "ports");
-				cJSON_ArrayForEach(p, ports) {
-					const cJSON *pn = cJSON_GetObjectItemCaseSensitive(p, "port");
-
-					if (!cJSON_IsNumber(pn))
-						continue; /* unset: no concrete backend port */
-					cJSON_AddNumberToObject(pm, str_at(p, "name", NULL) ?: "",
-								pn->valueint);
-				}
-				if (cJSON_GetArraySize(pm) > 0)
-					cJSON_AddNumberToObject(e, "port", pm->child->valueint);
-				cJSON_AddItemToArray(eps, e);
-			}
-		}
+	pm = cJSON_AddObjectToObject(e, "ports");
+	cJSON_ArrayForEach(p, svc_ports) {
+		tp = store_backend_port(b, p);
+		if (tp > 0)
+			cJSON_AddNumberToObject(pm, str_at(p, "name", NULL) ?: "", tp);
 	}
+	if (cJSON_GetArraySize(pm) > 0)
+		cJSON_AddNumberToObject(e, "port", pm->child->valueint);
+	return 0;
 }
 
 cJSON *store_service_endpoints(const struct store *st)
 {
-	const cJSON *svc, *spec, *sel;
+	const cJSON *svc, *ports;
 	const char *ns, *name;
 	cJSON *items = cJSON_CreateArray(), *item, *eps;
 	int i, n = store_count(st, OBJ_SERVICE);
-	struct slice_ref *slices;
-	size_t n_slices = 0;
+	struct store_backends *it = NULL;
 
-	slices = slices_by_owner(st, &n_slices);
-	if (!items || !slices) {
-		cJSON_Delete(items);
-		free(slices);
-		return NULL;
-	}
+	if (!items || store_backends_begin(st, &it) < 0)
+		goto err;
 	for (i = 0; i < n; i++) {
+		const void *ctx[2];
+
 		svc = store_obj_at(st, OBJ_SERVICE, i);
 		obj_ns_name(svc, &ns, &name);
-		spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
-		sel = cJSON_GetObjectItemCaseSensitive(spec, "selector");
+		ports = cJSON_GetObjectItemCaseSensitive(
+			cJSON_GetObjectItemCaseSensitive(svc, "spec"), "ports");
 		item = cJSON_CreateObject();
+		if (!item || !cJSON_AddItemToArray(items, item))
+			goto err;
 		cJSON_AddStringToObject(item, "namespace", ns);
 		cJSON_AddStringToObject(item, "service", name);
-		cJSON_AddItemToObject(item, "ports",
-				      svc_ports_json(cJSON_GetObjectItemCaseSensitive(spec, "ports")));
+		cJSON_AddItemToObject(item, "ports", svc_ports_json(ports));
 		eps = cJSON_AddArrayToObject(item, "endpoints");
-		if (cJSON_GetArraySize(sel) > 0)
-			endpoints_from_pods(st, svc, ns, eps);
-		else
-			endpoints_from_slices(slices, n_slices, name, ns, eps);
-		cJSON_AddItemToArray(items, item);
+		ctx[0] = ports;
+		ctx[1] = eps;
+		if (!eps || store_backends_each(it, svc, endpoint_json, ctx) < 0)
+			goto err;
 	}
-	free(slices);
+	store_backends_end(it);
 	return items;
+err:
+	store_backends_end(it);
+	cJSON_Delete(items);
+	return NULL;
 }
 
 /* --- backends for the datapath ----------------------------------------------------------------- */
@@ -1060,7 +995,8 @@ static int backends_from_pods(const struct store *st, const cJSON *sel, const ch
 		ep = store_ep_for_pod(st, pns, pname);
 		for (j = 0; ep && j < ep->n_ips; j++) {
 			struct store_backend b = { .ip = ep->ips[j], .ready = true, .serving = true,
-						   .ep_id = ep->ep_id, .pod = pod };
+						   .ep_id = ep->ep_id, .pod = pod,
+						   .pod_name = pname };
 
 			r = fn(ctx, &b);
 			if (r < 0)
@@ -1100,6 +1036,8 @@ static int backends_from_slices(const struct store_backends *it, const char *svc
 			b.ready = !cJSON_IsFalse(ready);
 			b.serving = serving ? cJSON_IsTrue(serving) : b.ready;
 			b.terminating = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(cond, "terminating"));
+			b.pod_name = str_at(cJSON_GetObjectItemCaseSensitive(ep, "targetRef"), "name",
+					    NULL);
 			cJSON_ArrayForEach(addr, cJSON_GetObjectItemCaseSensitive(ep, "addresses")) {
 				if (!cJSON_IsString(addr))
 					continue;

@@ -87,6 +87,7 @@ cJSON *store_service_endpoints(const struct store *st);
  */
 struct store_backend {
 	const char *ip;
+	const char *pod_name;	    /* the pod, or the slice endpoint's targetRef; may be NULL */
 	bool ready, serving, terminating;
 	unsigned int ep_id;	    /* the pod's endpoint id (selector); 0 from slices */
 	const cJSON *pod;	    /* selector: the pod, which resolves named targetPorts */

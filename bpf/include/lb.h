@@ -121,11 +121,10 @@ static __always_inline void ct_key_rev_of(struct sl_ct_key *k, const struct pkt 
 /*
  * The forward entry of a tracked flow, or NULL when the packet is to be balanced anew (no entry,
  * a UDP flow idle too long, or a new SYN on an old entry). Refreshes last_seen at most once a
- * second. A pure SYN reuses
- * an entry only while it is younger than syn_reuse_ns: the tc path picks at random, so it keeps a
- * retransmitted SYN on its first backend for a while; the XDP path passes 0, since Maglev sends
- * a retransmitted SYN to the same backend anyway and a new connection on a reused tuple must not
- * go to a backend removed since.
+ * second. A pure SYN reuses an entry only while it is younger than syn_reuse_ns: the tc path
+ * picks at random, so it keeps a retransmitted SYN on its first backend for a while; the XDP
+ * path passes 0, since Maglev sends a retransmitted SYN to the same backend anyway and a new
+ * connection on a reused tuple must not go to a backend removed since.
  */
 static __always_inline struct sl_ct_val *ct_lookup_fwd(const struct pkt *p, __u64 now,
 						       __u64 syn_reuse_ns)
