@@ -55,6 +55,9 @@ BPF_SRCS  := $(wildcard bpf/tc/*.bpf.c bpf/xdp/*.bpf.c bpf/sockops/*.bpf.c)
 BPF_NAMES := $(notdir $(BPF_SRCS:.bpf.c=))
 BPF_OBJS  := $(addprefix $(O)/bpf/,$(addsuffix .o,$(BPF_NAMES)))
 SKELS     := $(addprefix $(O)/skel/,$(addsuffix .skel.h,$(BPF_NAMES)))
+# BPF objects only the tests/bpf benches load (test-run floors), never the agent
+TBPF_SRCS := $(wildcard tests/bpf/*.bpf.c)
+SKELS     += $(addprefix $(O)/skel/,$(notdir $(TBPF_SRCS:.bpf.c=.skel.h)))
 
 LIB_SRCS   := $(wildcard lib/*.c)
 AGENT_CORE := $(filter-out agent/main.c,$(wildcard agent/*.c agent/*/*.c))
@@ -98,6 +101,11 @@ else
 endif
 
 $(O)/bpf/%.bpf.o: bpf/*/%.bpf.c $(O)/include/vmlinux.h $(wildcard bpf/include/*.h)
+	@mkdir -p $(@D)
+	@echo "  BPF     $@"
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(O)/bpf/%.bpf.o: tests/bpf/%.bpf.c $(O)/include/vmlinux.h bpf/include/sl_abi.h
 	@mkdir -p $(@D)
 	@echo "  BPF     $@"
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@

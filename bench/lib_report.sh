@@ -212,6 +212,10 @@ report() {
 		any=1
 		le "$v" 50 || ok=no
 	done < <(awk -F'\t' '$1 ~ /^bpf:/ { print $1 }' "$RAW" | sort -u)
+	# the machine's floor: a program doing one sluice_ct lookup and nothing else
+	local fl
+	fl=$(awk -F'\t' '$1 ~ /^bpf:.*:xdp_floor_ct_lookup$/ { print $1; exit }' "$RAW")
+	[ -n "$fl" ] && cts+=("floor here, one sluice_ct lookup alone (${fl#bpf:}): $(fmt "$(med "$(rx "$fl")" ns_per_pkt)" 1) ns")
 	if [ -n "$any" ]; then
 		target_row "tc/XDP conntrack hit ≤ 50 ns/packet" "$(IFS=';'; echo "${cts[*]}" | sed 's/;/; /g')" $ok
 	else

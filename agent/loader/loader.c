@@ -16,6 +16,7 @@
 #include <linux/if_link.h>
 #include <xdp/libxdp.h>
 
+#include "agent/loader/kclock.h"
 #include "bpfutil.h"
 #include "log.h"
 #include "loader.h"
@@ -339,10 +340,18 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 	char maps_dir[PATH_MAX], progs_dir[PATH_MAX];
 	struct loader *l;
 	struct bpf_program *p;
-	unsigned int ifindex;
+	unsigned int ifindex, hz;
 	int r;
 
 	libbpf_set_print(libbpf_print_fn);
+	hz = kclock_hz();
+	if (hz)
+		log_info("loader", "datapath clock: jiffies", "hz=%u", hz);
+	else
+		log_warn("loader",
+			 "CONFIG_HZ unknown (no /boot/config-<release> or /proc/config.gz): "
+			 "conntrack clock falls back to bpf_ktime_get_ns, about 40 ns a packet dearer",
+			 "clock=%s", "ktime");
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
@@ -373,6 +382,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 			goto err_free;                                                        \
 		}                                                                             \
 		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
+		l->field->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);               \
 		sizes_apply(l->field->obj, &opts->sizes);                                     \
 		r = skel##__load(l->field);                                                   \
 		if (r < 0) {                                                                  \

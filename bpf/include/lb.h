@@ -7,6 +7,7 @@
 #ifndef SL_BPF_LB_H
 #define SL_BPF_LB_H
 
+#include "common.h"
 #include "maps.h"
 #include "parse.h"
 
@@ -14,6 +15,21 @@
 #define CT_REFRESH_NS	    NSEC_PER_SEC	/* last_seen is rewritten at most this often */
 #define CT_TCP_REUSE_NS	    (10 * NSEC_PER_SEC)	/* a SYN on an entry idle this long starts over */
 #define CT_UDP_REUSE_NS	    (30 * NSEC_PER_SEC)	/* a UDP flow idle this long is balanced anew */
+
+/*
+ * The conntrack and affinity clock, in ns. jiffies where the agent knows the tick length:
+ * bpf_jiffies64() is a memory read, while bpf_ktime_get_ns() reads the clocksource (about
+ * 40 ns a packet in a VM with kvm-clock). A tick (4 ms at HZ=250) is far below any timeout
+ * here; only differences of this clock are ever used.
+ */
+static __always_inline __u64 sl_now(void)
+{
+	__u32 npj = sl_cfg.ns_per_jiffy;
+
+	if (npj)
+		return bpf_jiffies64() * npj;
+	return bpf_ktime_get_ns();
+}
 
 static __always_inline void addr_copy(__u32 *dst, const __u32 *src)
 {

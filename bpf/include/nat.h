@@ -68,10 +68,32 @@ static __always_inline __u16 csum_fold(__u32 csum)
 	return (__u16)~csum;
 }
 
-/* New checksum after replacing n bytes (4 or 16) from old with new; one's complement math. */
-static __always_inline __u16 csum_update(__u16 check, __u32 *old, __u32 *new, __u32 n)
+/* a + b in one's complement (end-around carry), over 32-bit words. */
+static __always_inline __u32 csum_add32(__u32 a, __u32 b)
 {
-	return csum_fold(bpf_csum_diff(old, n, new, n, ~((__u32)check) & 0xffff));
+	a += b;
+	return a + (a < b);
+}
+
+/*
+ * New checksum after replacing n bytes (4 or 16) from old with new: RFC 1624 eqn. 3,
+ * HC' = ~(~HC + ~m + m'), summed in 32-bit words and folded. Inline arithmetic, since a helper
+ * call (bpf_csum_diff) costs more than the sum itself.
+ */
+static __always_inline __u16 csum_update(__u16 check, const __u32 *old, const __u32 *new,
+					 __u32 n)
+{
+	__u32 s = ~(__u32)check & 0xffff;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < 4; i++) {
+		if (i >= (int)(n / 4))
+			break;
+		s = csum_add32(s, ~old[i]);
+		s = csum_add32(s, new[i]);
+	}
+	return csum_fold(s);
 }
 
 static __always_inline int nat_xdp(struct xdp_md *ctx, const struct pkt *p, bool dst,

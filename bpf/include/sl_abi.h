@@ -106,7 +106,7 @@ struct sl_ct_val {
 	__u8 family;
 	__u8 flags;	  /* SL_CT_F_* */
 	__u32 svc_id;
-	__u64 last_seen;  /* bpf_ktime_get_ns(), refreshed at most once a second */
+	__u64 last_seen;  /* sl_now() (datapath clock, ns), refreshed at most once a second */
 };
 
 /* sluice_sk_rev: socket LB reverse entries: (socket cookie, backend) -> frontend. */
@@ -140,7 +140,7 @@ struct sl_aff_key {
 };
 
 struct sl_aff_val {
-	__u64 last_used; /* bpf_ktime_get_ns() */
+	__u64 last_used; /* sl_now() (datapath clock, ns) */
 	__u32 slot;
 	__u16 port;	 /* backend port at that slot, network byte order */
 	__u8 family;
@@ -194,6 +194,13 @@ struct sl_ep_stats {
 struct sl_config {
 	__u32 log_level;
 	__u32 flags;
+	/*
+	 * Nanoseconds per jiffy (10^9 / CONFIG_HZ), or 0: conntrack and affinity timestamps then
+	 * come from bpf_ktime_get_ns() instead of bpf_jiffies64(). All programs sharing the maps
+	 * must be loaded with the same value.
+	 */
+	__u32 ns_per_jiffy;
+	__u32 pad;
 };
 
 #endif

@@ -84,7 +84,7 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 	if (!sv)
 		return 1;
 	if (sv->flags & SL_SVC_F_AFFINITY) { /* the clock and the netns only matter for affinity */
-		now = bpf_ktime_get_ns();
+		now = sl_now();
 		ak.netns_cookie = bpf_get_netns_cookie(ctx);
 		ak.svc_id = sv->svc_id;
 		ak.family = s.family;

@@ -44,7 +44,7 @@ static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
 	struct sl_backend_val *b, cb;
 	struct sl_svc_val *sv;
 	struct sl_ct_val *ct;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = sl_now();
 
 	ct = ct_lookup_fwd(p, now, CT_TCP_REUSE_NS);
 	if (ct) {

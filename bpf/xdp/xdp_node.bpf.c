@@ -23,7 +23,7 @@ static __always_inline int lb_xdp(struct xdp_md *ctx, const struct pkt *p, __u64
 	struct sl_backend_val *b, cb;
 	struct sl_svc_val *sv;
 	struct sl_ct_val *ct;
-	__u64 now = bpf_ktime_get_ns();
+	__u64 now = sl_now();
 	int slot;
 
 	ct = ct_lookup_fwd(p, now, 0);

@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <linux/bpf.h>
@@ -95,6 +96,7 @@ static int setup(void **state)
 	f->skel = tc_pod__open();
 	if (!f->skel)
 		goto err_free;
+	f->skel->rodata->sl_cfg.ns_per_jiffy = tr_ns_per_jiffy();
 	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
@@ -425,6 +427,74 @@ static void tc_in_out__udp_with_checksum__dnat_and_reverse_keep_it_valid(void **
 	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 1);
 	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_REVNAT), 1);
 	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+}
+
+/*
+ * A UDP flow idle for longer than CT_UDP_REUSE_NS (30 s) is balanced anew; one idle for 2 s is
+ * a hit and gets last_seen refreshed. Ages are set by moving last_seen back on the datapath
+ * clock the loader picked (jiffies where CONFIG_HZ is known), so this checks that clock too.
+ */
+static void tc_in__udp_flow_idle_past_reuse__balanced_anew(void **state)
+{
+	struct fix *f = *state;
+	struct sl_ct_key kf = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_UDP, CLIENT, 33333, VIP, 53);
+	uint8_t in[PKT_MAX];
+	struct sl_ct_val v;
+	struct tr_out o;
+	uint64_t t0;
+	int len;
+
+	lb_seed(f, &svc_dns, 1);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
+	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, &kf, &v), 0);
+	t0 = v.last_seen;
+
+	v.last_seen = t0 - 2 * 1000000000ull;
+	assert_int_equal(bpf_map_update_elem(f->ct_fd, &kf, &v, BPF_EXIST), 0);
+	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
+	assert_int_equal(o.retval, TC_ACT_OK);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 1);
+	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, &kf, &v), 0);
+	assert_true(v.last_seen >= t0);
+
+	v.last_seen = t0 - 31 * 1000000000ull;
+	assert_int_equal(bpf_map_update_elem(f->ct_fd, &kf, &v, BPF_EXIST), 0);
+	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_HIT), 1);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_CT_NEW), 2);
+	assert_int_equal(tr_stat_packets(f->stats_fd, SL_STAT_TC_DNAT), 3);
+}
+
+/* Conntrack timestamps are nanoseconds whichever clock backs them: two flows 200 ms apart. */
+static void ct_clock__flows_200ms_apart__last_seen_200ms_apart(void **state)
+{
+	struct fix *f = *state;
+	struct sl_ct_key ka = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_UDP, CLIENT, 33333, VIP, 53);
+	struct sl_ct_key kb = tr_ct_key(SL_CT_DIR_FWD, IPPROTO_UDP, CLIENT, 33334, VIP, 53);
+	struct timespec nap = { .tv_nsec = 200000000 };
+	struct sl_ct_val a, b;
+	uint8_t in[PKT_MAX];
+	struct tr_out o;
+	uint64_t d;
+	int len;
+
+	lb_seed(f, &svc_dns, 1);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33333, VIP, 53, 29, 0);
+	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
+	assert_int_equal(nanosleep(&nap, NULL), 0);
+	len = tr_frame(in, AF_INET, IPPROTO_UDP, CLIENT, 33334, VIP, 53, 29, 0);
+	run_prog(f->skel->progs.sluice_tc_in, in, len, &o);
+	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, &ka, &a), 0);
+	assert_int_equal(bpf_map_lookup_elem(f->ct_fd, &kb, &b), 0);
+	assert_true(b.last_seen > a.last_seen);
+	d = b.last_seen - a.last_seen;
+	/* at least the nap less one tick (10 ms at HZ=100); a busy VM may add to it */
+	if (d < 190000000ull || d > 2000000000ull)
+		fail_msg("last_seen 200 ms apart differ by %llu ns (ns_per_jiffy %u)",
+			 (unsigned long long)d, tr_ns_per_jiffy());
 }
 
 static void tc_in_out__udp_checksum_zero__stays_zero(void **state)
@@ -849,6 +919,8 @@ int main(void)
 		T(tc_in__frontend_without_backends__shot_and_counts_no_backend),
 		T(tc_out__reply_of_tracked_flow__source_back_to_frontend),
 		T(tc_in_out__udp_with_checksum__dnat_and_reverse_keep_it_valid),
+		T(tc_in__udp_flow_idle_past_reuse__balanced_anew),
+		T(ct_clock__flows_200ms_apart__last_seen_200ms_apart),
 		T(tc_in_out__udp_checksum_zero__stays_zero),
 		T(tc_in_out__udp_checksum_folding_to_zero__sent_as_ffff),
 		T(tc_in__truncated_headers__pass_unchanged_and_count_parse_error),

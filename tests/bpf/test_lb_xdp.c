@@ -37,6 +37,7 @@
 #include "agent/lb/maglev.h"
 #include "agent/maps/maps.h"
 #include "sl_abi.h"
+#include "floor.skel.h"
 #include "tc_pod.skel.h"
 #include "tests/bpf/pktbuild.h"
 #include "tests/bpf/testrun.h"
@@ -97,6 +98,7 @@ static int setup(void **state)
 	f->skel = xdp_node__open();
 	if (!f->skel)
 		goto err_free;
+	f->skel->rodata->sl_cfg.ns_per_jiffy = tr_ns_per_jiffy();
 	if (tr_pins_clear(f->skel->obj) < 0 || xdp_node__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
@@ -138,6 +140,7 @@ static void tc_load_shared_ct(struct fix *f)
 {
 	f->tc = tc_pod__open();
 	assert_non_null(f->tc);
+	f->tc->rodata->sl_cfg.ns_per_jiffy = tr_ns_per_jiffy();
 	assert_int_equal(tr_pins_clear(f->tc->obj), 0);
 	assert_int_equal(bpf_map__reuse_fd(f->tc->maps.sluice_ct, f->ct_fd), 0);
 	assert_int_equal(tc_pod__load(f->tc), 0);
@@ -943,6 +946,35 @@ static void bench__xdp_empty__test_run_floor(void **state)
 	tr_bench_print("xdp_empty", (uint32_t)ns);
 }
 
+/*
+ * xdp_floor_ct_lookup: tests/bpf/floor.bpf.c, one hit of a 40-byte sluice_ct key in an LRU
+ * hash and nothing else. No conntrack hit can cost less than this on the machine: it is the
+ * floor to read xdp_ct_hit and tc_ct_hit against (with xdp_empty, the test-run's own cost).
+ */
+static void bench__xdp_floor_ct_lookup__one_hash_hit(void **state)
+{
+	struct sl_ct_key k;
+	struct sl_ct_val v = { .family = SL_AF_INET };
+	uint8_t in[PKT_MAX];
+	struct floor *fl;
+	struct tr_out o;
+	uint32_t ns;
+	int len;
+
+	(void)state;
+	fl = floor__open_and_load();
+	assert_non_null(fl);
+	memset(&k, 0, sizeof(k));
+	k.proto = IPPROTO_TCP;
+	k.family = SL_AF_INET;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(fl->maps.floor_ct), &k, &v, BPF_ANY), 0);
+	len = tr_frame(in, AF_INET, IPPROTO_TCP, CLIENT, 40000, NODE, 22, 64, TCPF_ACK);
+	assert_int_equal(tr_run(fl->progs.floor_ct_lookup, false, in, len, BENCH_REPEAT, &o, &ns), 0);
+	floor__destroy(fl);
+	assert_int_equal(o.retval, XDP_PASS);
+	tr_bench_print("xdp_floor_ct_lookup", ns);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -968,6 +1000,7 @@ int main(void)
 		T(bench__xdp_maglev_new__every_run_a_new_flow),
 		T(bench__xdp_miss__every_run_passes),
 		T(bench__xdp_empty__test_run_floor),
+		T(bench__xdp_floor_ct_lookup__one_hash_hit),
 #undef T
 	};
 	const char *bench = getenv("SL_BENCH");

@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent/loader/kclock.h"
 #include "agent/maps/maps.h"
 #include "sl_abi.h"
 #include "tests/bpf/pktbuild.h"
@@ -27,6 +28,11 @@ int tr_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	if (level != LIBBPF_WARN)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+unsigned int tr_ns_per_jiffy(void)
+{
+	return kclock_ns_per_jiffy(kclock_hz());
 }
 
 int tr_pins_clear(struct bpf_object *obj)
@@ -203,11 +209,7 @@ void tr_ct_put(int ct_fd, const struct sl_ct_key *k, const char *addr, uint16_t 
 	       uint32_t svc_id, uint8_t flags)
 {
 	struct sl_ct_val v = { .port = htons(port), .svc_id = svc_id, .flags = flags };
-	struct timespec ts;
 
-	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC */
-	assert_int_equal(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
-	v.last_seen = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	v.family = tr_abi_addr(addr, v.addr);
 	assert_int_equal(bpf_map_update_elem(ct_fd, k, &v, BPF_ANY), 0);
 }

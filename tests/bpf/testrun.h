@@ -45,6 +45,12 @@ int tr_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 int tr_pins_clear(struct bpf_object *obj);
 
 /*
+ * sl_config.ns_per_jiffy as the agent's loader sets it on this kernel (0 where CONFIG_HZ is
+ * unknown), so that the programs under test run on the agent's datapath clock.
+ */
+unsigned int tr_ns_per_jiffy(void);
+
+/*
  * Seeds sluice_ep_stats (fd) with these ifindexes the way the agent does (keys only, through
  * maps_reconcile). Asserts that the reconcile succeeds; ret_res, if given, gets its result.
  */
@@ -87,6 +93,7 @@ void tr_assert_ct(int ct_fd, const struct sl_ct_key *k, const char *addr, uint16
 		  uint32_t svc_id, uint8_t flags);
 
 /* Writes a conntrack entry the way ct_create does (the agent never writes conntrack). */
+/* last_seen 0: idle since the clock's origin, refreshed by the first packet that hits */
 void tr_ct_put(int ct_fd, const struct sl_ct_key *k, const char *addr, uint16_t port,
 	       uint32_t svc_id, uint8_t flags);
 

@@ -97,9 +97,10 @@ static void sl_ep_stats__layout__pinned(void **state)
 static void sl_config__layout__pinned(void **state)
 {
 	(void)state;
-	SZ(sl_config, 8);
+	SZ(sl_config, 16);
 	OFF(sl_config, log_level, 0);
 	OFF(sl_config, flags, 4);
+	OFF(sl_config, ns_per_jiffy, 8);
 }
 
 static void sl_stat__indices__pinned(void **state)
