@@ -16,6 +16,7 @@
 #include "agent.h"
 #include "agent/loader/loader.h"
 #include "agent/maps/maps.h"
+#include "agent/policy/policy.h"
 #include "agent/state/store.h"
 #include "agent/state/validate.h"
 #include "agent/sync/sync.h"
@@ -39,11 +40,15 @@ struct agent {
 	unsigned long map_full_errors;
 	struct ip_addr node_addrs[8]; /* the uplink's addresses: where NodePorts listen */
 	size_t n_node_addrs;
+	struct ip_addr host_addrs[32]; /* every address of the node's namespace: SL_ID_HOST */
+	size_t n_host_addrs;
+	struct policy_desired pol;     /* the last policy reconciled (names, for flow events) */
 };
 
 static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
+	"sluice_ipcache", "sluice_policy", "sluice_pol_ct",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -68,6 +73,17 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_FRAGMENT] = "fragment",
 	[SL_STAT_L4_UNSUPPORTED] = "l4_unsupported",
 	[SL_STAT_MAGLEV_MISS] = "maglev_miss",
+	[SL_STAT_POL_ALLOWED] = "policy_allowed",
+	[SL_STAT_POL_NO_RULE] = "policy_denied_no_rule",
+	[SL_STAT_POL_SPOOFED] = "policy_denied_spoofed",
+	[SL_STAT_POL_FRAGMENT] = "policy_denied_fragment",
+	[SL_STAT_POL_L4_UNKNOWN] = "policy_denied_l4_unknown",
+	[SL_STAT_POL_TRACKED] = "policy_tracked",
+	[SL_STAT_POL_HOST] = "policy_host",
+	[SL_STAT_POL_ICMP] = "policy_icmp",
+	[SL_STAT_POL_UNTRACKED] = "policy_other_direction",
+	[SL_STAT_EVENT_SAMPLED] = "event_sampled_out",
+	[SL_STAT_EVENT_LOST] = "event_lost",
 };
 
 static double mono_ms(void)
@@ -79,6 +95,54 @@ static double mono_ms(void)
 }
 
 /* Reconciles the maps against st. Caller holds the lock. */
+/* The node's own addresses, every interface of its namespace but IPv6 link-local ones. */
+static void host_addrs_load(struct agent *a)
+{
+	struct ifaddrs *ifa, *it;
+	struct ip_addr *ha;
+
+	a->n_host_addrs = 0;
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (it = ifa; it; it = it->ifa_next) {
+		if (!it->ifa_addr ||
+		    a->n_host_addrs >= sizeof(a->host_addrs) / sizeof(a->host_addrs[0]))
+			continue;
+		ha = &a->host_addrs[a->n_host_addrs];
+		memset(ha, 0, sizeof(*ha));
+		if (it->ifa_addr->sa_family == AF_INET) {
+			ha->family = AF_INET;
+			memcpy(ha->a, &((struct sockaddr_in *)it->ifa_addr)->sin_addr, 4);
+		} else if (it->ifa_addr->sa_family == AF_INET6 &&
+			   !IN6_IS_ADDR_LINKLOCAL(&((struct sockaddr_in6 *)it->ifa_addr)->sin6_addr)) {
+			ha->family = AF_INET6;
+			memcpy(ha->a, &((struct sockaddr_in6 *)it->ifa_addr)->sin6_addr, 16);
+		} else {
+			continue;
+		}
+		a->n_host_addrs++;
+	}
+	freeifaddrs(ifa);
+}
+
+/* Each sluice_ep record gets its endpoint's isolation flags and policy context. */
+static void ep_policy_set(struct sync_desired *d, const struct policy_desired *pd)
+{
+	size_t rec = sizeof(struct sl_ep_key) + sizeof(struct sl_ep_val), i;
+	const struct policy_ep *pe;
+	struct sl_ep_val v;
+
+	for (i = 0; i < d->n_ep; i++) {
+		unsigned char *vp = (unsigned char *)d->ep + i * rec + sizeof(struct sl_ep_key);
+
+		memcpy(&v, vp, sizeof(v));
+		pe = policy_ep_find(pd, v.ep_id);
+		v.flags = pe ? pe->flags : 0;
+		v.pol_ctx = pe ? pe->ctx : 0;
+		memcpy(vp, &v, sizeof(v));
+	}
+}
+
 static int reconcile_locked(struct agent *a, const struct store *st, const char *why,
 			    char *err, size_t errlen)
 {
@@ -93,6 +157,10 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 		.node_addrs = a->node_addrs, .n_node_addrs = a->n_node_addrs,
 		.maglev_size = a->cfg.maglev_table_size,
 	};
+	int fd_ipc = loader_map_fd(a->loader, "sluice_ipcache");
+	int fd_pol = loader_map_fd(a->loader, "sluice_policy");
+	struct policy_input pin = { .host_addrs = a->host_addrs };
+	struct policy_desired pd = {};
 	struct maps_maglev *mg = NULL;
 	struct sync_desired d = {};
 	struct maps_result res = {}, mres = {};
@@ -117,13 +185,28 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	r = sync_build(st, &in, &d, err, errlen);
 	if (r < 0)
 		goto out;
+	host_addrs_load(a);
+	pin.n_host_addrs = a->n_host_addrs;
+	r = policy_build(st, &pin, &pd, err, errlen);
+	if (r < 0)
+		goto out;
+	ep_policy_set(&d, &pd);
 	{
+		/*
+		 * Identities and rules before the endpoints that turn isolation on; an endpoint's
+		 * isolation goes before the rules it used are deleted. sluice_ep before
+		 * sluice_ep_stats: a registered veth is checked for spoofed sources.
+		 */
 		struct maps_table tables[] = {
+			{ .name = "sluice_ipcache", .fd = fd_ipc, .key_size = sizeof(struct sl_ipc_key),
+			  .value_size = sizeof(struct sl_ipc_val), .entries = pd.ipc, .n = pd.n_ipc },
+			{ .name = "sluice_policy", .fd = fd_pol, .key_size = sizeof(struct sl_pol_key),
+			  .value_size = sizeof(struct sl_pol_val), .entries = pd.pol, .n = pd.n_pol },
+			{ .name = "sluice_ep", .fd = fd_ep, .key_size = sizeof(struct sl_ep_key),
+			  .value_size = sizeof(struct sl_ep_val), .entries = d.ep, .n = d.n_ep },
 			{ .name = "sluice_ep_stats", .fd = fd_es, .key_size = sizeof(__u32),
 			  .value_size = es_size, .keys_only = true, .entries = d.ep_stats,
 			  .n = d.n_ep_stats },
-			{ .name = "sluice_ep", .fd = fd_ep, .key_size = sizeof(struct sl_ep_key),
-			  .value_size = sizeof(struct sl_ep_val), .entries = d.ep, .n = d.n_ep },
 			{ .name = "sluice_backend", .fd = fd_bk,
 			  .key_size = sizeof(struct sl_backend_key),
 			  .value_size = sizeof(struct sl_backend_val), .entries = d.backend,
@@ -155,6 +238,14 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 		goto out;
 	res.updates += mres.updates;
 	res.deletes += mres.deletes;
+	/* keep what flow events need: names of policies and identities */
+	free(pd.ipc);
+	free(pd.pol);
+	pd.ipc = pd.pol = NULL;
+	pd.n_ipc = pd.n_pol = 0;
+	policy_desired_free(&a->pol);
+	a->pol = pd;
+	pd = (struct policy_desired){};
 	a->reconcile_last_writes = res.updates + res.deletes;
 	a->reconcile_writes += a->reconcile_last_writes;
 	if (a->reconcile_last_writes)
@@ -174,6 +265,7 @@ out:
 	free(cur_svc);
 	free(cur_bk);
 	sync_desired_free(&d);
+	policy_desired_free(&pd);
 	store_trim(st); /* the parsed objects were for this build only */
 	return r;
 }
@@ -248,6 +340,7 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.uplink_ifname = cfg->uplink[0] ? cfg->uplink : NULL;
 	lo.log_level = lvl;
 	lo.sizes = cfg->sizes;
+	lo.pol_events_per_sec = cfg->policy_events_per_sec;
 	r = loader_new(&lo, &a->loader, err, errlen);
 	if (r < 0)
 		goto err_free;
@@ -269,6 +362,7 @@ void agent_free(struct agent *a)
 		return;
 	loader_free(a->loader);
 	store_free(a->store);
+	policy_desired_free(&a->pol);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }

@@ -21,6 +21,7 @@ struct agent_config {
 	char log_level[16];
 	struct loader_map_sizes sizes; /* 0: default */
 	unsigned int maglev_table_size; /* prime; 0: SL_MAGLEV_DEFAULT */
+	unsigned int policy_events_per_sec; /* per CPU; 0: no flow events */
 };
 
 struct agent;

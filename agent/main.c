@@ -99,6 +99,10 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("map_size_affinity", sizes.affinity, 16, 1u << 24),
 		N("map_size_sock_rev", sizes.sock_rev, 1024, 1u << 26),
 		N("map_size_maglev_services", sizes.maglev_services, 1, 1u << 16),
+		N("map_size_ipcache", sizes.ipcache, 16, 1u << 24),
+		N("map_size_policy", sizes.policy, 16, 1u << 26),
+		N("map_size_policy_conntrack", sizes.pol_ct, 1024, 1u << 26),
+		N("policy_events_per_sec", policy_events_per_sec, 0, 1000000),
 		/* a table must be larger than a service's backends: the first prime above 1024 */
 		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
 #undef N
@@ -344,6 +348,7 @@ chk:
 	snprintf(cfg.bpffs_root, sizeof(cfg.bpffs_root), "%s", SL_BPFFS_DEFAULT);
 	snprintf(cfg.api_socket, sizeof(cfg.api_socket), "%s", API_DEFAULT_SOCK);
 	snprintf(cfg.metrics_addr, sizeof(cfg.metrics_addr), "127.0.0.1:9464");
+	cfg.policy_events_per_sec = 1000;
 	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	if (config && config_load(config, &cfg) < 0)

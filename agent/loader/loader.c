@@ -221,6 +221,8 @@ static void sizes_apply(struct bpf_object *obj, const struct loader_map_sizes *s
 		S("sluice_svc", services), S("sluice_backend", backends),
 		S("sluice_ct", conntrack), S("sluice_affinity", affinity),
 		S("sluice_sk_rev", sock_rev), S("sluice_maglev", maglev_services),
+		S("sluice_ipcache", ipcache), S("sluice_policy", policy),
+		S("sluice_pol_ct", pol_ct),
 #undef S
 	};
 	struct bpf_map *m;
@@ -383,6 +385,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		}                                                                             \
 		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
 		l->field->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);               \
+		l->field->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;        \
 		sizes_apply(l->field->obj, &opts->sizes);                                     \
 		r = skel##__load(l->field);                                                   \
 		if (r < 0) {                                                                  \

@@ -19,6 +19,9 @@ struct loader_map_sizes {
 	unsigned int affinity;
 	unsigned int sock_rev;
 	unsigned int maglev_services;
+	unsigned int ipcache;
+	unsigned int policy;
+	unsigned int pol_ct;
 };
 
 struct loader_opts {
@@ -27,6 +30,7 @@ struct loader_opts {
 	const char *cgroup_path;   /* mesh cgroup subtree for sock_ops; NULL: not attached */
 	const char *uplink_ifname; /* node uplink for XDP; NULL: not attached */
 	unsigned int log_level;
+	unsigned int pol_events_per_sec; /* per CPU; 0: no policy events */
 };
 
 struct loader;

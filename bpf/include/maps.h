@@ -115,4 +115,33 @@ static __always_inline void stat_add(__u32 idx, __u64 bytes)
 	}
 }
 
+/* Address or CIDR -> identity (pod, node, ipBlock prefix), longest prefix first. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, SL_MAX_IPCACHE);
+	__type(key, struct sl_ipc_key);
+	__type(value, struct sl_ipc_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_ipcache SEC(".maps");
+
+/* (policy context, peer identity, port, protocol, direction) -> allowed. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_POLICY);
+	__type(key, struct sl_pol_key);
+	__type(value, struct sl_pol_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_policy SEC(".maps");
+
+/* Flows the policy hooks let through, forward and reply (see struct sl_pct_key). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_POL_CT);
+	__type(key, struct sl_pct_key);
+	__type(value, struct sl_pct_val);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_pol_ct SEC(".maps");
+
 #endif

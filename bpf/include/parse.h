@@ -60,6 +60,8 @@ static __always_inline int l3_parse(struct cursor *c, struct l3_info *l3)
 #define IP_OFFSET_BE	 __bpf_constant_htons(0x1fff)
 #define TCP_FLAG_SYN	 0x02
 #define TCP_FLAG_ACK	 0x10
+#define IPPROTO_ICMP_	 1
+#define IPPROTO_ICMPV6_	 58
 
 /* What the NAT paths need of a packet: addresses, ports, and where the headers are. */
 struct pkt {
@@ -72,7 +74,9 @@ struct pkt {
 	__u8 l4;     /* TCP or UDP header present and complete */
 	__u8 frag;   /* IPv4 fragment (first or later): no translatable L4 header */
 	__u8 tcp_flags;
-	__u8 pad[3];
+	__u8 icmp; /* ICMP or ICMPv6 header present: icmp_type is valid */
+	__u8 icmp_type;
+	__u8 pad;
 	__u32 l3_off; /* offsets from the start of the frame */
 	__u32 l4_off;
 };
@@ -142,6 +146,11 @@ static __always_inline int pkt_parse(void *data, void *end, struct pkt *p)
 		p->sport = uh->source;
 		p->dport = uh->dest;
 		p->l4 = 1;
+	} else if (p->proto == IPPROTO_ICMP_ || p->proto == IPPROTO_ICMPV6_) {
+		if ((void *)((__u8 *)l4 + 1) > end)
+			return -1;
+		p->icmp_type = *(__u8 *)l4;
+		p->icmp = 1;
 	}
 	return 0;
 }

@@ -23,6 +23,9 @@
 #define SL_MAX_MAGLEV_SVCS 1024  /* services with a Maglev table (NodePort, external, LB) */
 #define SL_MAGLEV_DEFAULT 16381 /* prime; the agent may choose a larger prime per service */
 #define SL_MAGLEV_MAX	 131071
+#define SL_MAX_IPCACHE	 65536	/* sluice_ipcache: pod addresses, node addresses, ipBlock CIDRs */
+#define SL_MAX_POLICY	 262144 /* sluice_policy: (context, peer identity, port) entries */
+#define SL_MAX_POL_CT	 262144 /* sluice_pol_ct: two entries per tracked flow and hook */
 
 #define SL_AF_INET  2
 #define SL_AF_INET6 10
@@ -34,11 +37,14 @@ struct sl_ep_key {
 	__u8 pad[3];
 };
 
+#define SL_EP_F_INGRESS_ISOLATED (1u << 0) /* a NetworkPolicy selects the pod for ingress */
+#define SL_EP_F_EGRESS_ISOLATED	 (1u << 1) /* ... for egress */
+
 struct sl_ep_val {
 	__u32 ifindex; /* host-side veth, in the node's network namespace */
 	__u32 ep_id;   /* agent-assigned endpoint id, stable across restarts */
-	__u32 flags;
-	__u32 pad;
+	__u32 flags;   /* SL_EP_F_* */
+	__u32 pol_ctx; /* policy context: key prefix into sluice_policy (0: none) */
 };
 
 /* sluice_svc: frontend (virtual address, port, protocol) -> service. */
@@ -148,6 +154,121 @@ struct sl_aff_val {
 	__u32 addr[4];	 /* backend address at that slot */
 };
 
+/*
+ * Network policy. Every address has a numeric identity: a pod's stands for its namespace, the
+ * namespace's labels, its own labels and the ipBlock prefixes its address falls in, so that
+ * pods alike in all of those share one. sluice_ipcache (LPM trie) gives the identity of an
+ * address; an address it does not hold is SL_ID_WORLD.
+ */
+#define SL_ID_ANY     0	  /* sluice_policy keys only: a rule for every peer */
+#define SL_ID_HOST    1	  /* the node's own addresses: always allowed (kubelet probes) */
+#define SL_ID_WORLD   2	  /* an address sluice_ipcache does not hold */
+#define SL_ID_MIN_DYN 256 /* first identity the agent allocates */
+
+/* prefixlen counts the bits after it: 32 (family and padding) plus the address prefix. */
+struct sl_ipc_key {
+	__u32 prefixlen;
+	__u8 family;
+	__u8 pad[3];
+	__u32 addr[4];
+};
+
+struct sl_ipc_val {
+	__u32 identity;
+	__u32 flags;
+};
+
+/* Direction, as the endpoint sees it: also the hook (tc egress of the host veth = ingress). */
+#define SL_POL_INGRESS 0
+#define SL_POL_EGRESS  1
+
+/*
+ * sluice_policy: (context, peer identity, destination port, protocol, direction) -> allow. A
+ * context is a set of endpoints whose policy is the same (same identity and named ports). A
+ * lookup tries the exact port, then port 0 of the protocol (ranges in the value; none: every
+ * port), then protocol 0 (every protocol and port, the only rule a fragment or an unknown L4
+ * header can match), first for the peer's identity and then for SL_ID_ANY. A miss denies.
+ */
+struct sl_pol_key {
+	__u32 ctx;
+	__u32 identity;
+	__u16 dport; /* network byte order; 0: see above */
+	__u8 proto;  /* IPPROTO_TCP/UDP/SCTP, 0: every protocol */
+	__u8 dir;    /* SL_POL_INGRESS / SL_POL_EGRESS */
+};
+
+#define SL_POL_RANGES 6
+
+struct sl_port_range {
+	__u16 lo; /* host byte order, inclusive */
+	__u16 hi;
+};
+
+struct sl_pol_val {
+	__u32 policy;	/* agent's index of a NetworkPolicy that allows it, for events */
+	__u8 n_ranges;	/* dport 0: ranges that allow; 0 allows every port */
+	__u8 flags;
+	__u16 pad;
+	struct sl_port_range r[SL_POL_RANGES];
+};
+
+/*
+ * sluice_pol_ct: flows a policy hook let through. An allowed new flow gets a forward entry
+ * (its tuple, at the hook that judged it) and a reply entry (the reversed tuple, at the same
+ * endpoint's other hook), so later packets and replies pass on one lookup. A pure TCP SYN is
+ * judged again; a UDP entry idle for SL_POL_UDP_IDLE_S is judged again.
+ */
+#define SL_PCT_F_REPLY	    (1u << 0)
+#define SL_POL_UDP_IDLE_S   60
+
+struct sl_pct_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 hook; /* SL_POL_INGRESS / SL_POL_EGRESS of the endpoint the entry belongs to */
+	__u8 pad;
+};
+
+struct sl_pct_val {
+	__u64 last_seen; /* sl_now() */
+	__u32 policy;
+	__u32 flags;	 /* SL_PCT_F_* */
+};
+
+/* Why a policy hook passed or dropped a packet: the reason of an event, and of a counter. */
+enum sl_pol_reason {
+	SL_POL_R_ALLOWED,     /* a rule of a selecting NetworkPolicy allows it */
+	SL_POL_R_NO_RULE,     /* isolated, and no rule allows this peer and port */
+	SL_POL_R_SPOOFED,     /* source address is not the sending pod's */
+	SL_POL_R_FRAGMENT,    /* IP fragment, allowed only by a rule for every protocol */
+	SL_POL_R_L4_UNKNOWN,  /* IPv6 extension header or other L4: the same */
+	SL_POL_R_MAX,
+};
+
+#define SL_VERDICT_ALLOW 0
+#define SL_VERDICT_DENY	 1
+
+/* sluice_events (ring buffer): one record per judged new flow, rate-limited per CPU. */
+struct sl_pol_event {
+	__u64 ts_ns;	 /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 ep_id;	 /* the local endpoint whose policy judged it */
+	__u32 peer_id;	 /* identity of the other side */
+	__u32 policy;	 /* sl_pol_val.policy of the allowing entry, else 0 */
+	__u16 sport;	 /* network byte order */
+	__u16 dport;
+	__u8 proto;
+	__u8 family;
+	__u8 dir;	 /* SL_POL_INGRESS / SL_POL_EGRESS */
+	__u8 verdict;	 /* SL_VERDICT_* */
+	__u8 reason;	 /* enum sl_pol_reason */
+	__u8 pad[3];
+};
+
 /* sluice_stats: per-CPU array indexed by enum sl_stat. */
 enum sl_stat {
 	SL_STAT_TC_IN_PASS,	 /* host-veth ingress: packets leaving a pod */
@@ -171,6 +292,17 @@ enum sl_stat {
 	SL_STAT_FRAGMENT,	 /* IP fragment to a frontend: no L4 header to translate, passed */
 	SL_STAT_L4_UNSUPPORTED,	 /* IPv6 extension header or non-TCP/UDP to a frontend, passed */
 	SL_STAT_MAGLEV_MISS,	 /* node-facing frontend whose Maglev table is not written yet: random pick */
+	SL_STAT_POL_ALLOWED,	 /* new flow a policy rule allows (sl_pol_reason order from here) */
+	SL_STAT_POL_NO_RULE,	 /* dropped: isolated, no rule allows it */
+	SL_STAT_POL_SPOOFED,	 /* dropped: a pod sent with a source address not its own */
+	SL_STAT_POL_FRAGMENT,	 /* dropped: fragment to/from an isolated pod without an all-ports rule */
+	SL_STAT_POL_L4_UNKNOWN,	 /* dropped: unknown L4 header, the same */
+	SL_STAT_POL_TRACKED,	 /* packet of a flow policy already let through, or its reply */
+	SL_STAT_POL_HOST,	 /* new flow from or to the node itself: always allowed */
+	SL_STAT_POL_ICMP,	 /* ICMP error or IPv6 neighbour discovery: always allowed */
+	SL_STAT_POL_UNTRACKED,	 /* new flow of a pod isolated in the other direction only, tracked */
+	SL_STAT_EVENT_SAMPLED,	 /* policy event left out by the per-CPU rate limit */
+	SL_STAT_EVENT_LOST,	 /* policy event dropped: ring buffer full */
 	SL_STAT_MAX,
 };
 
@@ -200,7 +332,7 @@ struct sl_config {
 	 * must be loaded with the same value.
 	 */
 	__u32 ns_per_jiffy;
-	__u32 pad;
+	__u32 pol_events_per_sec; /* per CPU; 0: no policy events */
 };
 
 #endif

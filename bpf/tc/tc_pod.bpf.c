@@ -7,6 +7,10 @@
  *                  hit -> pick a backend, track the flow, DNAT. The stack then routes it.
  *   sluice_tc_out: host-veth egress, i.e. packets delivered to the pod: replies of tracked
  *                  flows get their source translated back to the frontend.
+ * Both run the pod's NetworkPolicy (bpf/include/policy.h): egress in sluice_tc_in after the
+ * DNAT (so policy sees the backend), ingress in sluice_tc_out before the reverse NAT; a packet
+ * from a pod whose source is not its own is dropped (SL_STAT_POL_SPOOFED) once the veth is
+ * registered. A denied packet is dropped and counted by reason (SL_STAT_POL_*).
  * Frontend without backend: dropped (SL_STAT_NO_BACKEND), so the VIP never leaks.
  * IP fragments and IPv6 extension headers towards a frontend are passed unchanged
  * (SL_STAT_FRAGMENT, SL_STAT_L4_UNSUPPORTED); a failed rewrite drops (SL_STAT_PARSE_ERROR).
@@ -18,15 +22,17 @@
 #include "maps.h"
 #include "nat.h"
 #include "parse.h"
+#include "policy.h"
 
-static __always_inline void ep_count(struct __sk_buff *skb, bool from_pod)
+/* Counts the packet for the veth's endpoint; false when the veth is not registered. */
+static __always_inline bool ep_count(struct __sk_buff *skb, bool from_pod)
 {
 	__u32 ifindex = skb->ifindex;
 	struct sl_ep_stats *es = bpf_map_lookup_elem(&sluice_ep_stats, &ifindex);
 
 	if (!es) {
 		stat_add(SL_STAT_EP_MISS, skb->len);
-		return;
+		return false;
 	}
 	if (from_pod) {
 		es->from_pod_packets++;
@@ -35,10 +41,21 @@ static __always_inline void ep_count(struct __sk_buff *skb, bool from_pod)
 		es->to_pod_packets++;
 		es->to_pod_bytes += skb->len;
 	}
+	return true;
 }
 
-/* Frontend -> backend for a packet leaving a pod. Returns a TC_ACT_* verdict. */
-static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
+/* After a DNAT, the packet as the policy sees it: the backend as destination. */
+static __always_inline void pkt_set_dst(struct pkt *p, const __u32 *addr, __u16 port)
+{
+	addr_copy(p->daddr, addr);
+	p->dport = port;
+}
+
+/*
+ * Frontend -> backend for a packet leaving a pod. Returns a TC_ACT_* verdict; on a DNAT, p gets
+ * the new destination.
+ */
+static __always_inline int lb_fwd(struct __sk_buff *skb, struct pkt *p)
 {
 	struct sl_aff_key ak = { .svc_id = 0 };
 	struct sl_backend_val *b, cb;
@@ -49,9 +66,12 @@ static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
 	ct = ct_lookup_fwd(p, now, CT_TCP_REUSE_NS);
 	if (ct) {
 		stat_add(SL_STAT_CT_HIT, skb->len);
-		if (nat_tc(skb, p, true, ct->addr, ct->port) < 0)
+		cb.port = ct->port;
+		addr_copy(cb.addr, ct->addr);
+		if (nat_tc(skb, p, true, cb.addr, cb.port) < 0)
 			goto err;
 		stat_add(SL_STAT_TC_DNAT, skb->len);
+		pkt_set_dst(p, cb.addr, cb.port);
 		return TC_ACT_OK;
 	}
 	sv = svc_lookup(p->daddr, p->dport, p->proto, p->family);
@@ -70,6 +90,7 @@ static __always_inline int lb_fwd(struct __sk_buff *skb, const struct pkt *p)
 	if (nat_tc(skb, p, true, cb.addr, cb.port) < 0)
 		goto err;
 	stat_add(SL_STAT_TC_DNAT, skb->len);
+	pkt_set_dst(p, cb.addr, cb.port);
 	return TC_ACT_OK;
 err:
 	stat_add(SL_STAT_PARSE_ERROR, skb->len);
@@ -100,7 +121,10 @@ static __always_inline int lb_rev(struct __sk_buff *skb, const struct pkt *p, __
 
 static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
 {
+	struct sl_ep_val *ep;
+	bool registered;
 	struct pkt p;
+	int r;
 
 	if (pkt_parse((void *)(long)skb->data, (void *)(long)skb->data_end, &p) < 0) {
 		/* headers may sit beyond the linear part: pull them in once and retry */
@@ -115,17 +139,33 @@ static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
 		return TC_ACT_OK;
 	}
 	stat_add(from_pod ? SL_STAT_TC_IN_PASS : SL_STAT_TC_OUT_PASS, skb->len);
-	ep_count(skb, from_pod);
-	if (p.frag) {
+	registered = ep_count(skb, from_pod);
+	ep = ep_lookup(from_pod ? p.saddr : p.daddr, p.family);
+	if (from_pod && registered && !src_is_own(&p, ep, skb->ifindex)) {
+		stat_add(SL_STAT_POL_SPOOFED, skb->len);
+		pol_event(&p, 0, 0, 0, SL_POL_EGRESS, SL_POL_R_SPOOFED);
+		return TC_ACT_SHOT;
+	}
+	if (p.frag)
 		stat_add(SL_STAT_FRAGMENT, skb->len);
+	else if (!p.l4 && p.family == SL_AF_INET6 && p.proto != IPPROTO_ICMPV6_)
+		stat_add(SL_STAT_L4_UNSUPPORTED, skb->len);
+	if (from_pod) {
+		if (p.l4 && !p.frag) {
+			r = lb_fwd(skb, &p);
+			if (r != TC_ACT_OK)
+				return r;
+		}
+		if (ep && pol_judge(&p, ep, SL_POL_EGRESS, skb->len) < 0)
+			return TC_ACT_SHOT;
 		return TC_ACT_OK;
 	}
-	if (!p.l4) {
-		if (p.family == SL_AF_INET6 && p.proto != 58 /* ICMPv6 */)
-			stat_add(SL_STAT_L4_UNSUPPORTED, skb->len);
+	/* judged on the tuple the pod's peer sent, before the reply gets its frontend back */
+	if (ep && pol_judge(&p, ep, SL_POL_INGRESS, skb->len) < 0)
+		return TC_ACT_SHOT;
+	if (!p.l4 || p.frag)
 		return TC_ACT_OK;
-	}
-	return from_pod ? lb_fwd(skb, &p) : lb_rev(skb, &p, SL_STAT_TC_REVNAT);
+	return lb_rev(skb, &p, SL_STAT_TC_REVNAT);
 }
 
 SEC("tc")

@@ -106,6 +106,13 @@ static int setup(void **state)
 	f->ct_fd = bpf_map__fd(f->skel->maps.sluice_ct);
 	/* lo seeded the way the agent does, so no case counts EP_MISS */
 	tr_ep_stats_seed(f->ep_stats_fd, &lo, 1, NULL);
+	/* ... and the client is a pod on it, so its packets pass the source check */
+	{
+		const struct tr_ep eps[] = { { CLIENT, LO_IFINDEX, 1, 0, 0 },
+					     { CLIENT6, LO_IFINDEX, 1, 0, 0 } };
+
+		tr_ep_seed(bpf_map__fd(f->skel->maps.sluice_ep), eps, 2);
+	}
 	*state = f;
 	return 0;
 err_destroy:

@@ -56,6 +56,12 @@ static int setup(void **state)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
 	f->ep_stats_fd = bpf_map__fd(f->skel->maps.sluice_ep_stats);
+	{
+		/* pktbuild's default sources are pods on lo, as the agent would register them */
+		const struct tr_ep eps[] = { { "10.0.0.1", 1, 1, 0, 0 }, { "fd00::1", 1, 1, 0, 0 } };
+
+		tr_ep_seed(bpf_map__fd(f->skel->maps.sluice_ep), eps, 2);
+	}
 	*state = f;
 	return 0;
 err_destroy:

@@ -101,6 +101,32 @@ int tr_run(const struct bpf_program *prog, bool skb, const uint8_t *pkt, int len
 	return 0;
 }
 
+void tr_ep_seed(int fd, const struct tr_ep *eps, size_t n)
+{
+	size_t rec = sizeof(struct sl_ep_key) + sizeof(struct sl_ep_val), i;
+	unsigned char *recs = calloc(n ? n : 1, rec);
+	struct maps_table t = {
+		.name = "sluice_ep", .fd = fd, .key_size = sizeof(struct sl_ep_key),
+		.value_size = sizeof(struct sl_ep_val), .entries = recs, .n = n,
+	};
+	struct maps_result res = {};
+	char err[256] = "";
+
+	assert_non_null(recs);
+	for (i = 0; i < n; i++) {
+		struct sl_ep_key k = { .family = 0 };
+		struct sl_ep_val v = { .ifindex = eps[i].ifindex, .ep_id = eps[i].ep_id,
+				       .flags = eps[i].flags, .pol_ctx = eps[i].pol_ctx };
+
+		k.family = tr_abi_addr(eps[i].addr, k.addr);
+		memcpy(recs + i * rec, &k, sizeof(k));
+		memcpy(recs + i * rec + sizeof(k), &v, sizeof(v));
+	}
+	if (maps_reconcile(&maps_bpf_ops, &t, 1, &res, err, sizeof(err)) != 0)
+		fail_msg("tr_ep_seed: %s", err);
+	free(recs);
+}
+
 uint8_t tr_abi_addr(const char *s, uint32_t addr[4])
 {
 	memset(addr, 0, 16);

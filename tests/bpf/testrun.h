@@ -56,6 +56,18 @@ unsigned int tr_ns_per_jiffy(void);
  */
 void tr_ep_stats_seed(int fd, const uint32_t *ifindexes, size_t n, struct maps_result *ret_res);
 
+/* A pod address as the agent registers it in sluice_ep. */
+struct tr_ep {
+	const char *addr;
+	uint32_t ifindex;
+	uint32_t ep_id;
+	uint32_t flags;	  /* SL_EP_F_* */
+	uint32_t pol_ctx;
+};
+
+/* Makes sluice_ep (fd) hold exactly these endpoints, through maps_reconcile. */
+void tr_ep_seed(int fd, const struct tr_ep *eps, size_t n);
+
 /*
  * Runs prog over pkt repeat times. skb: a tc program, given a __sk_buff ctx on lo (ifindex 1,
  * the only device in the fresh netns each file runs in); otherwise XDP, without ctx. Fills

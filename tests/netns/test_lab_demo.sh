@@ -44,17 +44,32 @@ grep -q '^sluice_build_info{version=' "$TMP/metrics" || fail "no build info in /
 grep -q "sluice_endpoint_packets_total{k8s_namespace_name=\"default\",k8s_pod_name=\"web-0\",direction=\"to_pod\"} [1-9]" "$TMP/metrics" ||
 	fail "web-0 counter not exported"
 
-# A long-lived TCP stream web-1 -> client while the agent dies and comes back.
+# A long-lived TCP stream web-1 -> client while the agent dies and comes back. web-1 opens it:
+# the demo's NetworkPolicy lets web pods' ingress take only the client's HTTP, so a connection
+# from the client to web-1:9000 would be dropped (checked first).
 web1=$(pod_ip web-1)
+clientip=$(pod_ip client)
+in_pod web-1 sh -c 'socat TCP-LISTEN:9000,reuseaddr /dev/null & echo $! >'"$TMP/deny.pid" ||
+	fail "deny-check server"
+on_cleanup "kill \$(cat $TMP/deny.pid) 2>/dev/null"
+wait_for 5 in_pod web-1 sh -c "ss -Htln | grep -q ':9000 '" || fail "deny-check server not listening"
+denied() { curl -sf -m 2 http://127.0.0.1:9464/metrics |
+	awk '/^sluice_datapath_packets_total\{counter="policy_denied_no_rule"\}/ { print $2 }'; }
+d0=$(denied)
+if in_pod client socat -u /dev/null TCP:"$web1":9000,connect-timeout=1 2>/dev/null; then
+	fail "client reached web-1:9000, which the demo's NetworkPolicy does not allow"
+fi
+[ "$(denied)" -gt "$d0" ] || fail "client -> web-1:9000 failed, but not by a policy drop"
+kill "$(cat "$TMP/deny.pid")" 2>/dev/null || true
 printf '#!/bin/sh\nwhile true; do echo tick; sleep 0.05; done\n' >"$TMP/ticker"
 chmod +x "$TMP/ticker"
-"$SLUICE" lab exec --name "$LAB" web-1 -- socat TCP-LISTEN:9000,reuseaddr EXEC:"$TMP/ticker" \
-	>"$TMP/srv.log" 2>&1 &
+"$SLUICE" lab exec --name "$LAB" client -- socat -u TCP-LISTEN:9000,reuseaddr \
+	OPEN:"$TMP/ticks",creat,append >"$TMP/srv.log" 2>&1 &
 srv=$!; on_cleanup "kill $srv"
-wait_for 5 in_pod web-1 sh -c "ss -Htln | grep -q ':9000 '" || fail "stream server not listening"
-"$SLUICE" lab exec --name "$LAB" client -- socat -u TCP:"$web1":9000 OPEN:"$TMP/ticks",creat,append &
+wait_for 5 in_pod client sh -c "ss -Htln | grep -q ':9000 '" || fail "stream server not listening"
+"$SLUICE" lab exec --name "$LAB" web-1 -- socat -u EXEC:"$TMP/ticker" TCP:"$clientip":9000 &
 cli=$!; on_cleanup "kill $cli"
-wait_for 5 test -s "$TMP/ticks" || { sleep 1; cat $TMP/srv.log; fail "stream did not start ($web1)"; }
+wait_for 5 test -s "$TMP/ticks" || { sleep 1; cat $TMP/srv.log; fail "stream did not start ($clientip)"; }
 
 apid=$("$SLUICE" lab info --name "$LAB" | jq -r .agentPid)
 kill -9 "$apid"
@@ -72,7 +87,7 @@ to2=$(map_sum sluice_ep_stats "$key" to_pod_packets)
 [ "$to2" -ge "$to1" ] || fail "counters reset across restart ($to1 -> $to2)"
 n3=$(wc -l <"$TMP/ticks"); sleep 1; n4=$(wc -l <"$TMP/ticks")
 [ "$n4" -gt "$n3" ] || fail "stream stalled after restart"
-kill -0 "$cli" || fail "client connection lost across the agent restart"
+kill -0 "$cli" || fail "stream connection lost across the agent restart"
 in_pod client curl -sf -m 2 -o /dev/null "http://$web0:8080/" || fail "traffic after restart"
 kill "$cli" "$srv" 2>/dev/null || true
 

@@ -33,7 +33,7 @@ static void sl_ep_val__layout__pinned(void **state)
 	OFF(sl_ep_val, ifindex, 0);
 	OFF(sl_ep_val, ep_id, 4);
 	OFF(sl_ep_val, flags, 8);
-	OFF(sl_ep_val, pad, 12);
+	OFF(sl_ep_val, pol_ctx, 12);
 }
 
 static void sl_svc_key__layout__pinned(void **state)
@@ -101,6 +101,7 @@ static void sl_config__layout__pinned(void **state)
 	OFF(sl_config, log_level, 0);
 	OFF(sl_config, flags, 4);
 	OFF(sl_config, ns_per_jiffy, 8);
+	OFF(sl_config, pol_events_per_sec, 12);
 }
 
 static void sl_stat__indices__pinned(void **state)
@@ -117,7 +118,9 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_EP_MISS, 7);
 	assert_int_equal(SL_STAT_SOCK_LB, 8);
 	assert_int_equal(SL_STAT_MAGLEV_MISS, 20);
-	assert_int_equal(SL_STAT_MAX, 21);
+	assert_int_equal(SL_STAT_POL_ALLOWED, 21);
+	assert_int_equal(SL_STAT_EVENT_LOST, 31);
+	assert_int_equal(SL_STAT_MAX, 32);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -172,6 +175,42 @@ static void sl_abi__constants__pinned(void **state)
 	assert_int_equal(SL_MAX_BACKENDS_PER_SVC, 1024);
 }
 
+static void policy_structs__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_ipc_key, 24);
+	OFF(sl_ipc_key, prefixlen, 0);
+	OFF(sl_ipc_key, family, 4);
+	OFF(sl_ipc_key, addr, 8);
+	SZ(sl_ipc_val, 8);
+	OFF(sl_ipc_val, identity, 0);
+	SZ(sl_pol_key, 12);
+	OFF(sl_pol_key, ctx, 0);
+	OFF(sl_pol_key, identity, 4);
+	OFF(sl_pol_key, dport, 8);
+	OFF(sl_pol_key, proto, 10);
+	OFF(sl_pol_key, dir, 11);
+	SZ(sl_port_range, 4);
+	SZ(sl_pol_val, 32);
+	OFF(sl_pol_val, policy, 0);
+	OFF(sl_pol_val, n_ranges, 4);
+	OFF(sl_pol_val, r, 8);
+	SZ(sl_pct_key, 40);
+	OFF(sl_pct_key, sport, 32);
+	OFF(sl_pct_key, hook, 38);
+	SZ(sl_pct_val, 16);
+	OFF(sl_pct_val, policy, 8);
+	SZ(sl_pol_event, 64);
+	OFF(sl_pol_event, saddr, 8);
+	OFF(sl_pol_event, ep_id, 40);
+	OFF(sl_pol_event, sport, 52);
+	OFF(sl_pol_event, reason, 60);
+	/* the counters follow the reasons, in the same order */
+	assert_int_equal(SL_STAT_POL_NO_RULE - SL_STAT_POL_ALLOWED, SL_POL_R_NO_RULE);
+	assert_int_equal(SL_STAT_POL_L4_UNKNOWN - SL_STAT_POL_ALLOWED, SL_POL_R_L4_UNKNOWN);
+	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +223,7 @@ int main(void)
 		cmocka_unit_test(sl_stat_val__layout__pinned),
 		cmocka_unit_test(sl_ep_stats__layout__pinned),
 		cmocka_unit_test(sl_config__layout__pinned),
+		cmocka_unit_test(policy_structs__layout__pinned),
 		cmocka_unit_test(sl_stat__indices__pinned),
 		cmocka_unit_test(sl_lb_structs__layout__pinned),
 		cmocka_unit_test(sl_abi__constants__pinned),
