@@ -81,7 +81,7 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_POL_TRACKED] = "policy_tracked",
 	[SL_STAT_POL_HOST] = "policy_host",
 	[SL_STAT_POL_ICMP] = "policy_icmp",
-	[SL_STAT_POL_UNTRACKED] = "policy_other_direction",
+	[SL_STAT_POL_OPEN] = "policy_not_isolated",
 	[SL_STAT_EVENT_SAMPLED] = "event_sampled_out",
 	[SL_STAT_EVENT_LOST] = "event_lost",
 };
@@ -159,7 +159,8 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	};
 	int fd_ipc = loader_map_fd(a->loader, "sluice_ipcache");
 	int fd_pol = loader_map_fd(a->loader, "sluice_policy");
-	struct policy_input pin = { .host_addrs = a->host_addrs };
+	struct policy_input pin = { .host_addrs = a->host_addrs,
+				    .track_all = a->cfg.policy_track_flows != 0 };
 	struct policy_desired pd = {};
 	struct maps_maglev *mg = NULL;
 	struct sync_desired d = {};

@@ -1130,7 +1130,7 @@ static int output(struct build *b, const struct policy_input *in, struct policy_
 			goto fail;
 		pe->ep_id = p->ep->ep_id;
 		cx = AT(&b->ctxs, struct pctx, p->ctx);
-		pe->flags = cx->flags;
+		pe->flags = cx->flags | (in->track_all ? SL_EP_F_TRACK : 0);
 		pe->ctx = cx->flags ? cx->id : 0;
 	}
 	qsort(eps.p, eps.n, sizeof(struct policy_ep), cmp_ep);

@@ -21,6 +21,7 @@
 #ifndef SL_AGENT_POLICY_H
 #define SL_AGENT_POLICY_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -31,6 +32,7 @@
 struct policy_input {
 	const struct ip_addr *host_addrs; /* the node's own addresses: SL_ID_HOST */
 	size_t n_host_addrs;
+	bool track_all; /* SL_EP_F_TRACK on every endpoint: later policies spare live flows */
 };
 
 /* A local endpoint's policy: SL_EP_F_* flags and its context (0 when not isolated). */

@@ -6,8 +6,10 @@
  * rules, and a packet of a flow already let through costs one sluice_pol_ct lookup.
  *
  * Order at a hook: source check (egress only), tracked flow, always-allowed traffic (the node,
- * ICMP errors, IPv6 neighbour discovery), then the isolated direction's rules. Endpoints that
- * are isolated in neither direction skip all of it but the source check.
+ * ICMP errors, IPv6 neighbour discovery), then the isolated direction's rules. An endpoint
+ * without SL_EP_F_TRACK that is isolated in neither direction skips all but the source check;
+ * with it (the agent's default) its flows are tracked from the start, so that a policy
+ * applied later takes effect on new connections only.
  */
 #ifndef SL_BPF_POLICY_H
 #define SL_BPF_POLICY_H
@@ -19,6 +21,7 @@
 #include "parse.h"
 
 #define SL_EP_F_ISOLATED (SL_EP_F_INGRESS_ISOLATED | SL_EP_F_EGRESS_ISOLATED)
+#define SL_EP_F_JUDGED	 (SL_EP_F_ISOLATED | SL_EP_F_TRACK)
 #define IPPROTO_FRAGMENT_ 44
 
 /* The local endpoint that owns addr (a pod address), or NULL. */
@@ -193,7 +196,7 @@ static __always_inline int pol_judge(const struct pkt *p, const struct sl_ep_val
 	int reason;
 	__u64 now;
 
-	if (!(ep->flags & SL_EP_F_ISOLATED))
+	if (!(ep->flags & SL_EP_F_JUDGED))
 		return 0;
 	now = sl_now();
 	if (pct_tracked(p, dir, now)) {
@@ -204,15 +207,16 @@ static __always_inline int pol_judge(const struct pkt *p, const struct sl_ep_val
 		stat_add(SL_STAT_POL_ICMP, len);
 		return 0;
 	}
-	id = ipc_identity(peer, p->family);
-	if (id == SL_ID_HOST) {
-		stat_add(SL_STAT_POL_HOST, len);
+	if (!(ep->flags & iso)) {
+		/* tracked: replies pass an isolated other direction, and a policy isolating
+		 * this one later leaves the flow alone */
+		stat_add(SL_STAT_POL_OPEN, len);
 		pct_track(p, dir, 0, now);
 		return 0;
 	}
-	if (!(ep->flags & iso)) {
-		/* only the other direction is isolated: track, so that replies pass there */
-		stat_add(SL_STAT_POL_UNTRACKED, len);
+	id = ipc_identity(peer, p->family);
+	if (id == SL_ID_HOST) {
+		stat_add(SL_STAT_POL_HOST, len);
 		pct_track(p, dir, 0, now);
 		return 0;
 	}

@@ -39,6 +39,8 @@ struct sl_ep_key {
 
 #define SL_EP_F_INGRESS_ISOLATED (1u << 0) /* a NetworkPolicy selects the pod for ingress */
 #define SL_EP_F_EGRESS_ISOLATED	 (1u << 1) /* ... for egress */
+#define SL_EP_F_TRACK		 (1u << 2) /* track flows even where not isolated, so that a
+					    * policy that isolates the pod later spares them */
 
 struct sl_ep_val {
 	__u32 ifindex; /* host-side veth, in the node's network namespace */
@@ -300,7 +302,7 @@ enum sl_stat {
 	SL_STAT_POL_TRACKED,	 /* packet of a flow policy already let through, or its reply */
 	SL_STAT_POL_HOST,	 /* new flow from or to the node itself: always allowed */
 	SL_STAT_POL_ICMP,	 /* ICMP error or IPv6 neighbour discovery: always allowed */
-	SL_STAT_POL_UNTRACKED,	 /* new flow of a pod isolated in the other direction only, tracked */
+	SL_STAT_POL_OPEN,	 /* new flow in a direction no policy isolates: tracked, passed */
 	SL_STAT_EVENT_SAMPLED,	 /* policy event left out by the per-CPU rate limit */
 	SL_STAT_EVENT_LOST,	 /* policy event dropped: ring buffer full */
 	SL_STAT_MAX,

@@ -14,14 +14,21 @@
  *   slprobe udp  [-c] ADDR PORT MSG
  *       send MSG in one datagram (sendto on an unconnected socket, or connect + send under -c),
  *       print "FROM REPLY" where FROM is the reply's source (recvfrom) or getpeername under -c.
+ *   slprobe reach [-t MS] ADDR:PORT...
+ *       connects to every target at once (non-blocking, IPv6 as [ADDR]:PORT) and prints
+ *       "TARGET ok" or "TARGET fail" for each, in order, once each has answered or MS (default
+ *       400) has passed; a connection policy drops times out, a refused one fails at once.
+ *       Exits 0 whatever the outcomes: the caller compares them with its truth table.
  *
  * A failed connect prints "error=ENAME connect_ms=N" on stdout and exits 2; other failures
  * print to stderr and exit 1. Addresses are numeric IPv4 or IPv6.
  */
 #include <errno.h>
 #include <netdb.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -311,6 +318,85 @@ static int cmd_udp(int argc, char **argv)
 	return 0;
 }
 
+#define REACH_MAX 256
+
+static int cmd_reach(int argc, char **argv)
+{
+	struct pollfd pfd[REACH_MAX];
+	int ok[REACH_MAX], n = 0, i, ms = 400, left, opt;
+	double end;
+
+	optind = 1;
+	while ((opt = getopt(argc, argv, "t:")) != -1) {
+		if (opt != 't')
+			return 1;
+		ms = atoi(optarg);
+	}
+	if (optind >= argc || argc - optind > REACH_MAX) {
+		fprintf(stderr, "slprobe reach: 1 to %d targets ADDR:PORT\n", REACH_MAX);
+		return 1;
+	}
+	for (i = optind; i < argc; i++, n++) {
+		char host[64], *colon = strrchr(argv[i], ':');
+		struct sockaddr_storage ss;
+		socklen_t sl;
+		size_t hl;
+		int fd;
+
+		ok[n] = -1;
+		pfd[n].fd = -1;
+		pfd[n].events = POLLOUT;
+		hl = colon ? (size_t)(colon - argv[i]) : 0;
+		if (!colon || hl >= sizeof(host))
+			return fprintf(stderr, "slprobe reach: bad target %s\n", argv[i]), 1;
+		memcpy(host, argv[i], hl);
+		host[hl] = '\0';
+		if (host[0] == '[') { /* [v6]:port */
+			memmove(host, host + 1, hl);
+			host[strcspn(host, "]")] = '\0';
+		}
+		if (resolve(host, colon + 1, SOCK_STREAM, &ss, &sl) < 0)
+			return 1;
+		fd = sock_new(ss.ss_family, SOCK_STREAM);
+		if (fd < 0)
+			return die("socket");
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (connect(fd, (struct sockaddr *)&ss, sl) == 0)
+			ok[n] = 1;
+		else if (errno != EINPROGRESS)
+			ok[n] = 0;
+		pfd[n].fd = fd;
+	}
+	end = now_ms() + ms;
+	for (;;) {
+		int pending = 0;
+
+		for (i = 0; i < n; i++) {
+			pfd[i].events = ok[i] < 0 ? POLLOUT : 0;
+			pending += ok[i] < 0;
+		}
+		left = (int)(end - now_ms());
+		if (!pending || left <= 0)
+			break;
+		if (poll(pfd, (nfds_t)n, left) < 0)
+			return die("poll");
+		for (i = 0; i < n; i++) {
+			int e = 0;
+			socklen_t el = sizeof(e);
+
+			if (ok[i] >= 0 || !(pfd[i].revents & (POLLOUT | POLLERR | POLLHUP)))
+				continue;
+			getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &e, &el);
+			ok[i] = e == 0;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		printf("%s %s\n", argv[optind + i], ok[i] == 1 ? "ok" : "fail");
+		close_rst(pfd[i].fd);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -320,6 +406,8 @@ int main(int argc, char **argv)
 		return cmd_hold(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "udp"))
 		return cmd_udp(argc - 1, argv + 1);
-	fprintf(stderr, "usage: slprobe tcp|hold|udp ... (see the comment in tests/tools/slprobe.c)\n");
+	if (argc >= 2 && !strcmp(argv[1], "reach"))
+		return cmd_reach(argc - 1, argv + 1);
+	fprintf(stderr, "usage: slprobe tcp|hold|reach|udp ... (see the comment in tests/tools/slprobe.c)\n");
 	return 1;
 }
