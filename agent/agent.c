@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <malloc.h>
+#include <arpa/inet.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 
 #include "agent.h"
 #include "agent/loader/loader.h"
+#include "agent/flows/flows.h"
 #include "agent/maps/maps.h"
 #include "agent/policy/policy.h"
 #include "agent/state/store.h"
@@ -43,7 +46,11 @@ struct agent {
 	struct ip_addr host_addrs[32]; /* every address of the node's namespace: SL_ID_HOST */
 	size_t n_host_addrs;
 	struct policy_desired pol;     /* the last policy reconciled (names, for flow events) */
+	struct flows *flows;	       /* policy flow events; NULL when the ring is unreadable */
 };
+
+#define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
+#define FLOWS_PER_CALL 1024 /* events one /v1/flows answer carries at most */
 
 static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
@@ -346,6 +353,10 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	if (r < 0)
 		goto err_free;
 	node_addrs_load(a);
+	r = loader_map_fd(a->loader, "sluice_events");
+	if (r < 0 || (r = flows_new(r, FLOWS_KEEP, &a->flows)) < 0)
+		log_warn("agent", "policy flow events unavailable, `sluice observe` will show none",
+			 "err=\"%s\"", strerror(-r));
 	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
 		 cfg->bpffs_root, loader_links_updated(a->loader),
 		 store_count(a->store, OBJ_POD) + store_count(a->store, OBJ_SERVICE),
@@ -361,6 +372,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	flows_free(a->flows);
 	loader_free(a->loader);
 	store_free(a->store);
 	policy_desired_free(&a->pol);
@@ -525,6 +537,175 @@ static char *api_cni(struct agent *a, const char *body, size_t len, bool add, in
 	return json_take(resp, status, 200);
 }
 
+/* --- flows ----------------------------------------------------------------------------------- */
+
+/* The pod (local endpoint, or Pod object by its status) that has address ip, or false. */
+static bool pod_of_ip(const struct store *st, const char *ip, const char **ret_ns,
+		      const char **ret_name)
+{
+	size_t i, n = store_ep_count(st);
+	int k, np = store_count(st, OBJ_POD);
+
+	for (i = 0; i < n; i++) {
+		const struct store_ep *ep = store_ep_at(st, i);
+
+		for (k = 0; k < ep->n_ips; k++)
+			if (!strcmp(ep->ips[k], ip)) {
+				*ret_ns = ep->pod_ns;
+				*ret_name = ep->pod_name;
+				return true;
+			}
+	}
+	for (k = 0; k < np; k++) {
+		const cJSON *pod = store_obj_at(st, OBJ_POD, k), *it;
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(pod, "metadata");
+		const cJSON *status = cJSON_GetObjectItemCaseSensitive(pod, "status");
+
+		cJSON_ArrayForEach(it, cJSON_GetObjectItemCaseSensitive(status, "podIPs")) {
+			const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(it, "ip"));
+
+			if (v && !strcmp(v, ip)) {
+				*ret_ns = cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+				*ret_name = cJSON_GetStringValue(
+					cJSON_GetObjectItemCaseSensitive(md, "name"));
+				return *ret_ns && *ret_name;
+			}
+		}
+	}
+	return false;
+}
+
+/* The first Service of the pod's namespace whose selector selects it, or NULL. */
+static const char *service_of_pod(const struct store *st, const char *ns, const char *name)
+{
+	const cJSON *pod = store_obj_get(st, OBJ_POD, ns, name);
+	const cJSON *labels = cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(pod, "metadata"), "labels");
+	int i, n = store_count(st, OBJ_SERVICE);
+
+	for (i = 0; pod && i < n; i++) {
+		const cJSON *svc = store_obj_at(st, OBJ_SERVICE, i);
+		const cJSON *md = cJSON_GetObjectItemCaseSensitive(svc, "metadata");
+		const char *sns = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "namespace"));
+
+		if (sns && !strcmp(sns, ns) &&
+		    selector_matches_map(cJSON_GetObjectItemCaseSensitive(
+						 cJSON_GetObjectItemCaseSensitive(svc, "spec"),
+						 "selector"),
+					 labels))
+			return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(md, "name"));
+	}
+	return NULL;
+}
+
+static const char *proto_name(unsigned p)
+{
+	switch (p) {
+	case IPPROTO_TCP: return "TCP";
+	case IPPROTO_UDP: return "UDP";
+	case IPPROTO_SCTP: return "SCTP";
+	case IPPROTO_ICMP: return "ICMP";
+	case IPPROTO_ICMPV6: return "ICMPv6";
+	default: return NULL;
+	}
+}
+
+static const char *const reason_names[SL_POL_R_MAX] = {
+	[SL_POL_R_ALLOWED] = "allowed", [SL_POL_R_NO_RULE] = "no_rule",
+	[SL_POL_R_SPOOFED] = "spoofed", [SL_POL_R_FRAGMENT] = "fragment",
+	[SL_POL_R_L4_UNKNOWN] = "l4_unknown",
+};
+
+/* One side of a flow: address, port, and the pod (and for a destination its Service). */
+static cJSON *flow_side(const struct agent *a, const __u32 *addr, __u8 family, __u16 port,
+			__u32 peer_id, bool is_peer, bool dst)
+{
+	cJSON *o = cJSON_CreateObject();
+	const char *ns, *name, *svc;
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == SL_AF_INET ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
+	cJSON_AddStringToObject(o, "ip", ip);
+	if (port)
+		cJSON_AddNumberToObject(o, "port", ntohs(port));
+	if (pod_of_ip(a->store, ip, &ns, &name)) {
+		cJSON_AddStringToObject(o, "namespace", ns);
+		cJSON_AddStringToObject(o, "pod", name);
+		if (dst && (svc = service_of_pod(a->store, ns, name)))
+			cJSON_AddStringToObject(o, "service", svc);
+	} else if (is_peer) {
+		cJSON_AddStringToObject(o, "identity", policy_ident_desc(&a->pol, peer_id));
+	}
+	return o;
+}
+
+static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
+{
+	const struct sl_pol_event *e = &r->ev;
+	cJSON *o = cJSON_CreateObject();
+	time_t secs = (time_t)(r->realtime_ns / 1000000000ull);
+	const char *pn = proto_name(e->proto);
+	bool egress = e->dir == SL_POL_EGRESS;
+	char t[64], ts[80];
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts, sizeof(ts), "%s.%03uZ", t, (unsigned)(r->realtime_ns / 1000000ull % 1000));
+	cJSON_AddNumberToObject(o, "seq", (double)r->seq);
+	cJSON_AddStringToObject(o, "time", ts);
+	cJSON_AddStringToObject(o, "verdict", e->verdict == SL_VERDICT_ALLOW ? "allowed" : "denied");
+	cJSON_AddStringToObject(o, "reason",
+				e->reason < SL_POL_R_MAX ? reason_names[e->reason] : "unknown");
+	cJSON_AddStringToObject(o, "direction", egress ? "egress" : "ingress");
+	if (pn)
+		cJSON_AddStringToObject(o, "protocol", pn);
+	else
+		cJSON_AddNumberToObject(o, "protocol", e->proto);
+	cJSON_AddItemToObject(o, "source",
+			      flow_side(a, e->saddr, e->family, e->sport, e->peer_id, !egress, false));
+	cJSON_AddItemToObject(o, "destination",
+			      flow_side(a, e->daddr, e->family, e->dport, e->peer_id, egress, true));
+	if (e->policy && e->policy <= a->pol.n_policies)
+		cJSON_AddStringToObject(o, "policy", a->pol.policies[e->policy - 1]);
+	return o;
+}
+
+/* GET /v1/flows?since=N: the events after N, oldest first (docs/api.md). */
+static char *api_flows(struct agent *a, const char *query, int *status)
+{
+	struct flow_rec *recs;
+	uint64_t since = 0, next = 0, dropped = 0;
+	cJSON *o, *items;
+	const char *q;
+	size_t i, n = 0;
+
+	if (query && (q = strstr(query, "since="))) {
+		char *end;
+
+		errno = 0;
+		since = strtoull(q + 6, &end, 10);
+		if (errno || end == q + 6 || (*end && *end != '&'))
+			return json_error(status, 400, "since: want a sequence number");
+	}
+	recs = calloc(FLOWS_PER_CALL, sizeof(*recs));
+	if (!recs)
+		return json_error(status, 500, "out of memory");
+	if (a->flows)
+		n = flows_read(a->flows, since, recs, FLOWS_PER_CALL, &next, &dropped);
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "next", (double)next);
+	cJSON_AddNumberToObject(o, "dropped", (double)dropped);
+	cJSON_AddBoolToObject(o, "available", a->flows != NULL);
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(items, flow_json(a, &recs[i]));
+	free(recs);
+	store_trim(a->store);
+	return json_take(o, status, 200);
+}
+
 static long map_entries(int fd)
 {
 	unsigned char key[64], next[64];
@@ -591,8 +772,8 @@ static char *api_status(struct agent *a, int *status)
 	return json_take(o, status, 200);
 }
 
-char *agent_http(struct agent *a, const char *method, const char *url, const char *body,
-		 size_t len, int *ret_status)
+char *agent_http(struct agent *a, const char *method, const char *url, const char *query,
+		 const char *body, size_t len, int *ret_status)
 {
 	enum obj_kind kind;
 	char *resp;
@@ -602,6 +783,8 @@ char *agent_http(struct agent *a, const char *method, const char *url, const cha
 	a->api_requests++;
 	if (get && !strcmp(url, "/v1/status"))
 		resp = api_status(a, ret_status);
+	else if (get && !strcmp(url, "/v1/flows"))
+		resp = api_flows(a, query, ret_status);
 	else if (get && !strcmp(url, "/healthz"))
 		resp = json_take(cJSON_CreateObject(), ret_status, 200);
 	else if (post && !strcmp(url, "/v1/apply"))

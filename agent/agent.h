@@ -35,10 +35,11 @@ void agent_free(struct agent *a);
 int agent_reconcile(struct agent *a, const char *why);
 
 /*
- * One local API request (docs/api.md). Returns a malloc'd JSON body and sets *ret_status.
+ * One local API request (docs/api.md); query is the URL's query string ("since=5") or NULL.
+ * Returns a malloc'd JSON body and sets *ret_status.
  */
-char *agent_http(struct agent *a, const char *method, const char *url, const char *body,
-		 size_t len, int *ret_status);
+char *agent_http(struct agent *a, const char *method, const char *url, const char *query,
+		 const char *body, size_t len, int *ret_status);
 
 /* Prometheus text exposition; malloc'd. */
 char *agent_metrics(struct agent *a);

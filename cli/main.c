@@ -14,6 +14,7 @@
 
 #include "apiclient.h"
 #include "cli/lab.h"
+#include "cli/observe.h"
 #include "cli/print.h"
 #include "log.h"
 #include "manifest.h"
@@ -57,6 +58,7 @@ static void usage_main(FILE *f)
 	    "  apply -f FILE|DIR|-    create or update objects from manifests\n"
 	    "  delete -f FILE|DIR|-   delete the objects named in manifests\n"
 	    "  get RESOURCE [NAME...] list pods, services, endpoints, policies or namespaces\n"
+	    "  observe                policy verdicts on new flows, live\n"
 	    "  status                 the agent's programs, maps, objects and reconcile counters\n"
 	    "  version                client and agent versions\n"
 	    "  lab ...                the local lab (see 'sluice lab --help')\n"
@@ -792,6 +794,8 @@ static int cmd_help(int argc, char **argv)
 		usage_get(stdout);
 	else if (strcmp(cmd, "status") == 0)
 		usage_status(stdout);
+	else if (strcmp(cmd, "observe") == 0)
+		return observe_main(NULL, 2, (char *[]){ "observe", "--help", NULL });
 	else if (strcmp(cmd, "version") == 0)
 		usage_version(stdout);
 	else {
@@ -851,6 +855,8 @@ int main(int argc, char **argv)
 		r = cmd_get(&cli, argc, argv);
 	} else if (strcmp(cmd, "status") == 0) {
 		r = cmd_status(&cli, argc, argv);
+	} else if (strcmp(cmd, "observe") == 0) {
+		r = observe_main(cli.sock, argc, argv);
 	} else if (strcmp(cmd, "version") == 0) {
 		r = cmd_version(&cli, argc, argv);
 	} else if (strcmp(cmd, "help") == 0) {

@@ -184,7 +184,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		body = strdup("{\"error\":\"request body larger than 8 MiB\"}");
 		status = 413;
 	} else {
-		body = agent_http(s->agent, method, url, rq->buf, rq->len, &status);
+		const char *since = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "since");
+		char query[64] = "";
+
+		if (since)
+			snprintf(query, sizeof(query), "since=%.40s", since);
+		body = agent_http(s->agent, method, url, since ? query : NULL, rq->buf, rq->len,
+				  &status);
 	}
 	return reply(c, status, body, "application/json");
 }

@@ -11,7 +11,8 @@
 #   namespaceSelector and podSelector in one peer; named port; endPort; default-deny egress
 #   (replies of allowed flows still pass); ipBlock with except (pods inside it too); egress to
 #   a Service (policy sees the backend); the podSelector table again over IPv6.
-# Then: a policy applied while a connection streams (it keeps streaming, new ones are denied)
+# `sluice observe` shows the verdicts (JSON and lines, filters, live). Then: a policy applied
+# while a connection streams (it keeps streaming, new ones are denied)
 # and bypass attempts from pods (tests/tools/slsend): IP fragments, IPv4 options, an IPv6
 # extension header and a spoofed source address never reach the server where the policy
 # allows only the plain datagram from one peer, and each is counted by its reason.
@@ -142,6 +143,29 @@ EOF
 a_from_b() { if [[ $2 == x/a ]]; then [ "$1" = x/b ] && echo ok || echo fail; else deny_x "$@"; fi; }
 matrix "podSelector: x/a from x/b, default deny in x" a_from_b
 matrix "podSelector over IPv6" a_from_b 6
+
+# --- sluice observe: the verdicts just probed, as JSON and as lines, filtered and live ---------
+"$SLUICE" observe --no-follow -o json --verdict denied --pod a -n x >"$TMP/obs.json" || fail "observe"
+jq -se --arg s "${IP[y/a]}" 'map(select(.source.ip == $s and .source.namespace == "y" and
+	.source.pod == "a" and .destination.namespace == "x" and .destination.pod == "a" and
+	.destination.port == 80 and .protocol == "TCP" and .reason == "no_rule" and
+	.direction == "ingress")) | length > 0' "$TMP/obs.json" >/dev/null ||
+	fail "observe: no denied y/a -> x/a:80 flow: $(head -c 600 "$TMP/obs.json")"
+jq -se 'map(select(.verdict != "denied" or ((.source.namespace != "x" or .source.pod != "a") and
+	(.destination.namespace != "x" or .destination.pod != "a")))) | length == 0' "$TMP/obs.json" >/dev/null ||
+	fail "observe --verdict denied --pod a -n x printed other flows"
+"$SLUICE" observe --no-follow -o json --verdict allowed >"$TMP/obs-allowed.json" || fail "observe allowed"
+jq -se 'map(select(.source.pod == "b" and .destination.pod == "a" and .policy == "x/a-from-b")) |
+	length > 0' "$TMP/obs-allowed.json" >/dev/null || fail "observe: no x/b -> x/a flow allowed by x/a-from-b"
+"$SLUICE" observe --no-follow --verdict denied --pod a -n x >"$TMP/obs.txt" || fail "observe (lines)"
+grep -Eq "^[0-9T:.-]+Z  y/a:[0-9]+ -> x/a:80  TCP  denied  no_rule  ingress$" "$TMP/obs.txt" ||
+	fail "observe line format: $(head -n3 "$TMP/obs.txt")"
+"$SLUICE" observe -o json --verdict denied --pod c >"$TMP/live.json" 2>&1 &
+obs=$!; on_cleanup "kill $obs"
+sleep 0.3
+ex y/b "$PROBE" reach -t 300 "${IP[x/c]}:81" >/dev/null
+wait_for 5 grep -q "\"port\":81" "$TMP/live.json" || fail "observe did not show a live denied flow"
+kill "$obs" 2>/dev/null || true
 unpolicy allow-b
 unpolicy deny-x
 
@@ -233,6 +257,12 @@ out=$(ex y/a "$PROBE" reach -t 500 10.96.1.2:80 10.96.1.3:80 "${IP[x/b]}:81" "${
 10.96.1.3:80 fail
 ${IP[x/b]}:81 ok
 ${IP[x/c]}:80 fail" ] || fail "egress to a Service: want svc-b ok, svc-c denied, got: $(tr '\n' ' ' <<<"$out")"
+"$SLUICE" observe --no-follow -o json --pod a -n y >"$TMP/obs-svc.json" || fail "observe egress"
+jq -se 'map(select(.direction == "egress" and .verdict == "allowed" and .destination.pod == "b" and
+	.destination.service == "svc-b" and .destination.port == 80)) | length > 0' "$TMP/obs-svc.json" >/dev/null ||
+	fail "observe: the egress flow to svc-b does not name the backend pod and its Service"
+jq -se 'map(select(.direction == "egress" and .verdict == "denied" and .destination.pod == "c")) |
+	length > 0' "$TMP/obs-svc.json" >/dev/null || fail "observe: the denied egress flow to svc-c's backend is missing"
 unpolicy to-svc
 
 # --- a policy applied while a connection streams -----------------------------------------------
