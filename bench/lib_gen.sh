@@ -123,3 +123,44 @@ gen_kube_proxy() {
 		print "COMMIT"
 	}'
 }
+
+# gen_netpol N CONN_PORT: a NetworkPolicy isolating app=srv with N ingress rules from
+# app=client pods, each for one port: N - 1 ports 20000.. that no traffic uses, then CONN_PORT,
+# so the measured connections match the last rule (JSON for `sluice apply -f`).
+gen_netpol() {
+	awk -v n="$1" -v cport="$2" 'BEGIN {
+		printf "{\"apiVersion\":\"networking.k8s.io/v1\",\"kind\":\"NetworkPolicy\",\"metadata\":{\"name\":\"bench-rules\",\"namespace\":\"default\"},\"spec\":{\"podSelector\":{\"matchLabels\":{\"app\":\"srv\"}},\"ingress\":["
+		for (i = 0; i < n; i++)
+			printf "%s{\"from\":[{\"podSelector\":{\"matchLabels\":{\"app\":\"client\"}}}],\"ports\":[{\"protocol\":\"TCP\",\"port\":%d}]}", \
+				(i ? "," : ""), (i == n - 1 ? cport : 20000 + i)
+		print "]}}"
+	}'
+}
+
+# gen_filter_rules N CLIENT CONN_PORT: the same N rules as iptables filter INPUT rules for an
+# iptables-restore in the server pod's namespace: N - 1 ACCEPTs for other ports, the real one
+# last, then a DROP for the port. No conntrack rule comes first, as in a policy that judges
+# every packet: each packet of a measured connection walks all N rules.
+gen_filter_rules() {
+	awk -v n="$1" -v client="$2" -v cport="$3" 'BEGIN {
+		print "*filter"
+		print ":INPUT ACCEPT [0:0]"
+		for (i = 0; i < n; i++)
+			printf "-A INPUT -s %s/32 -p tcp -m tcp --dport %d -j ACCEPT\n", client, \
+				(i == n - 1 ? cport : 20000 + i)
+		printf "-A INPUT -p tcp -m tcp --dport %d -j DROP\n", cport
+		print "COMMIT"
+	}'
+}
+
+# gen_pods N: N Pods of other nodes (status.podIP 10.246.x.y), labelled app=g<i % 20>, as a
+# JSON List: identities and addresses for the policy compiler to work through.
+gen_pods() {
+	awk -v n="$1" 'BEGIN {
+		printf "{\"apiVersion\":\"v1\",\"kind\":\"List\",\"items\":["
+		for (i = 0; i < n; i++)
+			printf "%s{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"far-%05d\",\"namespace\":\"default\",\"labels\":{\"app\":\"g%d\"}},\"spec\":{\"containers\":[{\"name\":\"c\",\"image\":\"x\"}]},\"status\":{\"podIP\":\"10.246.%d.%d\",\"podIPs\":[{\"ip\":\"10.246.%d.%d\"}]}}", \
+				(i ? "," : ""), i, i % 20, int(i / 256), i % 256, int(i / 256), i % 256
+		print "]}"
+	}'
+}

@@ -221,6 +221,34 @@ report() {
 	else
 		target_row "tc/XDP conntrack hit ≤ 50 ns/packet" "no BPF test prints a conntrack-hit case (see below)" ""
 	fi
+	# policy (issue 4): the program's cost flat over rule counts, and apply to enforcement
+	local pc=() pmin= pmax= pv
+	for n in 1rule 1000rules 10000rules; do
+		pv=$(med "$(rx "bpf:test_policy_tc:tc_pol_syn_$n")" ns_per_pkt)
+		[ -n "$pv" ] || continue
+		pc+=("${n%rule*} rule(s): $(fmt "$pv" 0) ns")
+		if [ -z "$pmin" ] || le "$pv" "$pmin"; then pmin=$pv; fi
+		if [ -z "$pmax" ] || le "$pmax" "$pv"; then pmax=$pv; fi
+	done
+	if [ ${#pc[@]} -ge 2 ]; then
+		r=$(ratio "$pmax" "$pmin")
+		target_row "Policy program flat within 5 % from 1 to 10,000 rules (a judged new flow, test-run)" \
+			"$(IFS=';'; echo "${pc[*]}" | sed 's/;/; /g'); max ÷ min $r" "$(le "$r" 1.05 && echo yes || echo no)"
+	else
+		target_row "Policy program flat within 5 % from 1 to 10,000 rules (a judged new flow, test-run)" \
+			"test_policy_tc printed no tc_pol_syn_* case (see below)" ""
+	fi
+	pv=$(for ((r = 1; r <= RUNS; r++)); do info_get "pol_enforce_${r}_ms"; done | grep . | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR) print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
+	label="\`sluice apply\` of a policy to enforcement ≤ 50 ms at $(thousands "$POL_PODS") Pods"
+	if [ -n "$pv" ]; then
+		s=
+		awk -F'\t' '$1 ~ /^pol_enforce_leak_/' "$INFO" | grep -q . && s="; but a connection passed right after an apply"
+		target_row "$label" "median $(fmt "$pv" 0) ms over $(for ((r = 1; r <= RUNS; r++)); do info_get "pol_enforce_${r}_ms"; done | grep -c .) applies (the apply returns once the maps are written; a connection right after each was dropped)$s" \
+			"$([ -z "$s" ] && le "$pv" 50 && echo yes || echo no)"
+	else
+		target_row "$label" "failed: $(info_get pol_enforce_1_fail)" no
+	fi
 	label="Apply $(thousands $SCALE_SVCS) Services with $(thousands $((SCALE_SVCS * SCALE_EPS))) endpoints ≤ 1 s"
 	v=$(info_get scale_apply_ms)
 	s=
@@ -309,6 +337,36 @@ report() {
 	done
 	echo
 
+	# --- NetworkPolicy with real traffic
+	echo "## NetworkPolicy: rules with real traffic"
+	echo
+	echo "connlat from the client pod to a server pod whose ingress holds N rules, the matching one last,"
+	echo "interleaved in one client with a server pod without rules (the baseline of the ratio). Sluice: a"
+	echo "NetworkPolicy of N rules (each allows app=client on one port) on srv. iptables-nft: N filter"
+	echo "INPUT rules in srv2's network namespace with no conntrack shortcut, so every packet walks them."
+	echo "Latencies in µs, medians over runs."
+	echo
+	echo "| Path | Rules | connect p50 | connect p99 | txn p50 | conn/s | connect p50 ÷ baseline | runs |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for n in $SCALES; do
+		for pair in "polsluice@$n polbase@$n Sluice" "polipt-nft@$n polbase-ipt@$n iptables-nft"; do
+			set -- $pair
+			[ "$3" = iptables-nft ] && [ -n "$(info_get polipt_missing)" ] && continue
+			re=$(rx "$1")
+			failed=$(fail_reason "$1")
+			echo "| $3 | $(thousands "$n") | $(cell "$re" connect_p50_us "$failed") | $(cell "$re" connect_p99_us "$failed") | $(cell "$re" txn_p50_us "$failed") | $(cell "$re" conn_per_s "$failed") | $(pratio "$1" "$2" connect_p50_us) | $(nvals "$re" connect_p50_us) |"
+		done
+	done
+	echo
+	v=$(info_get polipt_missing)
+	[ -n "$v" ] && echo "- iptables-nft not measured: $v"
+	for n in $SCALES; do
+		v=$(info_get "pol_apply_${n}_ms")
+		[ -n "$v" ] && echo "- $(thousands "$n") rule(s): \`sluice apply\` took $v ms; sluice_policy then held $(info_get "pol_entries_$n") entries"
+	done
+	echo "- Apply to enforcement: $(info_get pol_pods_held) Pods held (the lab's 3 plus $(thousands "$POL_PODS") of other nodes, applied in $(info_get pol_pods_apply_ms) ms); deny-policy applies took $(for ((r = 1; r <= RUNS; r++)); do info_get "pol_enforce_${r}_ms"; done | grep . | tr '\n' ' ' | sed 's/ $//;s/ /, /g') ms, deletes $(for ((r = 1; r <= RUNS; r++)); do info_get "pol_lift_$r"; done | grep . | tr '\n' ' ' | sed 's/ $//;s/ /, /g') ms"
+	awk -F'\t' '$1 ~ /^pol_(enforce_leak|lift_fail)_/ { print "- " $1 ": " $2 }' "$INFO"
+	echo
 	# --- BPF
 	echo "## BPF program cost (BPF_PROG_TEST_RUN)"
 	echo

@@ -26,6 +26,7 @@ PP_SECS=${BENCH_PP_SECS:-1}
 PP_RUNS=${BENCH_PP_RUNS:-12}
 SCALES=${BENCH_SCALES:-"1 1000 10000"}
 BPF_RUNS=${BENCH_BPF_RUNS:-3}
+POL_PODS=${BENCH_POL_PODS:-1000}
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 OUTDIR="$O/bench"
 APPLY_WAIT=240 # after an apply the CLI gave up on: how long to wait for the agent to finish it
@@ -281,6 +282,89 @@ if lab_up "$ALAB" "$TMP/ns.yaml"; then
 	lab_down "$ALAB" || die "sluice lab down failed"
 else
 	info scale_apply_fail "sluice lab up failed"
+fi
+
+# --- 5. NetworkPolicy: N rules with real traffic, Sluice and iptables; apply to enforcement ---
+# A fresh lab: srv (app=srv) and srv2 (app=srv2) both run connsrv; client connects. Each row
+# pair interleaves a baseline target and a measured one in one connlat client:
+#   polipt-nft@N   srv2 with N iptables filter INPUT rules in its netns, beside srv (no rules)
+#   polsluice@N    srv isolated by a NetworkPolicy of N rules, beside srv2 (no policy)
+# Then POL_PODS Pods of other nodes are added and a deny-all policy for srv is applied and
+# deleted RUNS times: each `sluice apply` returns once the maps are written, and a connection
+# right after it must be dropped (after the delete: accepted).
+PLAB=$(lab_name p)
+{
+	printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: default}\n'
+	for p in srv srv2; do
+		printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: %s, namespace: default, labels: {app: %s}}\n' $p $p
+		printf 'spec:\n  containers:\n  - name: connsrv\n    command: [%s"%s", "-p", "%s"]\n' "$PIN_SERVER" "$BENCH_BIN/connsrv" $CONN_PORT
+	done
+	printf -- '---\napiVersion: v1\nkind: Pod\nmetadata: {name: client, namespace: default, labels: {app: client}}\n'
+	printf 'spec:\n  containers:\n  - {name: client, command: ["sleep", "infinity"]}\n'
+} >"$TMP/pol-lab.yaml"
+say "policy: fresh lab $PLAB (two servers, a client)"
+if lab_up "$PLAB" "$TMP/pol-lab.yaml"; then
+	PSRV=$(pod_ip "$PLAB" srv)
+	PSRV2=$(pod_ip "$PLAB" srv2)
+	PCLI=$(pod_ip "$PLAB" client)
+	for t in "$PSRV" "$PSRV2"; do
+		wait_for 10 in_pod "$PLAB" client 5 "$BENCH_BIN/connlat" -n 1 -w 0 -t 500 "$t" $CONN_PORT ||
+			row_fail "polsluice@1" "connsrv at $t:$CONN_PORT does not answer"
+	done
+	pol_ipt=
+	if command -v iptables-nft-restore >/dev/null &&
+		gen_filter_rules 1 "$PCLI" $CONN_PORT >"$TMP/f1.rules" &&
+		in_pod "$PLAB" srv2 30 iptables-nft-restore "$TMP/f1.rules" >"$TMP/f.err" 2>&1; then
+		pol_ipt=1
+		in_pod "$PLAB" srv2 30 nft flush ruleset || die "cannot flush nft rules in srv2"
+	else
+		info polipt_missing "iptables-nft-restore unavailable in a pod netns: $(head -n1 "$TMP/f.err" 2>/dev/null)"
+	fi
+	for n in $SCALES; do
+		if [ -n "$pol_ipt" ]; then
+			gen_filter_rules "$n" "$PCLI" $CONN_PORT >"$TMP/f$n.rules"
+			say "policy: iptables-nft, $n filter rule(s) in srv2, $RUNS runs"
+			if in_pod "$PLAB" srv2 60 iptables-nft-restore "$TMP/f$n.rules" >"$TMP/f.err" 2>&1; then
+				for ((r = 1; r <= RUNS; r++)); do
+					connlat_run "polipt:$n:$r" "$PLAB" client $CONN_PORT "polbase-ipt@$n" "$PSRV" "polipt-nft@$n" "$PSRV2"
+				done
+			else
+				row_fail "polipt-nft@$n" "iptables-nft-restore of $n rules: $(head -n1 "$TMP/f.err")"
+			fi
+			in_pod "$PLAB" srv2 30 nft flush ruleset || die "cannot flush nft rules in srv2"
+		fi
+		gen_netpol "$n" $CONN_PORT >"$TMP/pol-$n.json"
+		say "policy: sluice, a NetworkPolicy of $n rule(s) on srv, $RUNS runs"
+		if apply_timed "$PLAB" "$TMP/pol-$n.json" "pol_apply_$n"; then
+			info "pol_entries_$n" "$(map_entries "$PLAB" sluice_policy)"
+			for ((r = 1; r <= RUNS; r++)); do
+				connlat_run "pol:$n:$r" "$PLAB" client $CONN_PORT "polbase@$n" "$PSRV2" "polsluice@$n" "$PSRV"
+			done
+			SLUICE_SOCKET=$(lab_sock "$PLAB") limited 120 "$SLUICE" delete -f "$TMP/pol-$n.json" >/dev/null 2>&1 ||
+				die "cannot delete the $n-rule policy"
+		else
+			row_fail "polsluice@$n" "sluice apply of the $n-rule policy failed: $(info_get "pol_apply_${n}_fail")"
+		fi
+	done
+	gen_pods "$POL_PODS" >"$TMP/pol-pods.json"
+	apply_timed "$PLAB" "$TMP/pol-pods.json" pol_pods_apply || true
+	info pol_pods_held "$(status_json "$PLAB" | jq -r '.objects.pods // "?"' 2>/dev/null || echo "?")"
+	printf '%s\n' '{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"bench-deny","namespace":"default"},"spec":{"podSelector":{"matchLabels":{"app":"srv"}},"policyTypes":["Ingress"]}}' >"$TMP/deny.json"
+	say "policy: apply to enforcement with $POL_PODS more Pods, $RUNS runs"
+	for ((r = 1; r <= RUNS; r++)); do
+		apply_timed "$PLAB" "$TMP/deny.json" "pol_enforce_$r" || continue
+		in_pod "$PLAB" client 5 "$BENCH_BIN/connlat" -n 1 -w 0 -t 300 "$PSRV" $CONN_PORT >/dev/null 2>&1 &&
+			info "pol_enforce_leak_$r" "a connection passed right after the deny policy was applied"
+		t0=$(now_ns)
+		SLUICE_SOCKET=$(lab_sock "$PLAB") limited 60 "$SLUICE" delete -f "$TMP/deny.json" >/dev/null 2>&1 ||
+			die "cannot delete the deny policy"
+		info "pol_lift_$r" "$((($(now_ns) - t0) / 1000000))"
+		in_pod "$PLAB" client 5 "$BENCH_BIN/connlat" -n 1 -w 0 -t 1000 "$PSRV" $CONN_PORT >/dev/null 2>&1 ||
+			info "pol_lift_fail_$r" "no connection right after the deny policy was deleted"
+	done
+	lab_down "$PLAB" || die "sluice lab down failed"
+else
+	row_fail "polsluice@1" "sluice lab up failed for the policy lab"
 fi
 
 # --- RESULTS.md --------------------------------------------------------------------------------

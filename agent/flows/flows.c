@@ -53,10 +53,14 @@ static void *run(void *arg)
 {
 	struct flows *f = arg;
 
+	struct timespec nap = { .tv_nsec = POLL_MS * 1000000L };
+
+	/* the programs submit without waking anyone (events.h): drain on a timer */
 	while (!atomic_load(&f->stop)) {
 		f->mono_to_real = ts_ns(CLOCK_REALTIME) - ts_ns(CLOCK_MONOTONIC);
-		if (ring_buffer__poll(f->rb, POLL_MS) < 0 && errno != EINTR)
+		if (ring_buffer__consume(f->rb) < 0 && errno != EINTR)
 			break;
+		nanosleep(&nap, NULL);
 	}
 	return NULL;
 }

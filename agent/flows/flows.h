@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Policy flow events from the datapath's ring buffer (sluice_events), kept in memory for
- * `sluice observe`: a thread polls the ring and appends each record, numbered, to a bounded
+ * `sluice observe`: a thread drains the ring every 100 ms and appends each record, numbered, to a bounded
  * buffer that drops the oldest when full. Readers ask for everything after a sequence number.
  */
 #ifndef SL_AGENT_FLOWS_H

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -313,9 +314,16 @@ struct pentry {
 	bool used;
 };
 
+/* Open addressing from a key string to an index (SIZE_MAX: empty), for the identities. */
+struct strtab {
+	size_t *slot;
+	size_t cap, n;
+};
+
 struct build {
 	const struct store *st;
 	struct arr ns, pods, idents, ctxs, pfxs;
+	struct strtab ident_tab;
 	struct pentry *tab;		/* open addressing on sl_pol_key */
 	size_t tab_cap, tab_n;
 	char *err;
@@ -416,19 +424,20 @@ static int pods_collect(struct build *b)
 static int pfx_add(struct build *b, const struct pfx *p)
 {
 	struct pfx *n;
-	size_t i;
 
-	for (i = 0; i < b->pfxs.n; i++)
-		if (!pfx_cmp(AT(&b->pfxs, struct pfx, i), p))
-			return 0;
-	n = arr_push(&b->pfxs);
+	n = arr_push(&b->pfxs); /* duplicates go in pfxs_collect */
 	if (!n)
 		return -ENOMEM;
 	*n = *p;
 	return 0;
 }
 
-/* Every ipBlock prefix (cidr and except) of every policy. */
+static int pfx_qcmp(const void *x, const void *y)
+{
+	return pfx_cmp(x, y);
+}
+
+/* Every ipBlock prefix (cidr and except) of every policy, sorted, each once. */
 static int pfxs_collect(struct build *b)
 {
 	static const char *const dirs[][2] = { { "ingress", "from" }, { "egress", "to" } };
@@ -457,39 +466,87 @@ static int pfxs_collect(struct build *b)
 				}
 		}
 	}
+	if (b->pfxs.n) {
+		struct pfx *v = b->pfxs.p;
+		size_t k, m = 0;
+
+		qsort(v, b->pfxs.n, sizeof(*v), pfx_qcmp);
+		for (k = 1; k < b->pfxs.n; k++)
+			if (pfx_cmp(&v[k], &v[m]))
+				v[++m] = v[k];
+		b->pfxs.n = m + 1;
+	}
 	return 0;
 }
 
-/* The longest collected prefix holding p, as text ("-" when none). */
+/* The longest collected prefix holding p, as text ("-" when none): p masked to each length,
+ * longest first, looked up in the sorted prefixes. */
 static void class_of(const struct build *b, const struct pfx *p, char *buf, size_t len)
 {
-	const struct pfx *best = NULL;
-	size_t i;
+	int l;
 
-	for (i = 0; i < b->pfxs.n; i++) {
-		const struct pfx *c = AT(&b->pfxs, struct pfx, i);
+	for (l = (int)p->len; b->pfxs.n && l >= 0; l--) {
+		struct pfx q = *p;
 
-		if (pfx_in(p, c) && (!best || c->len > best->len))
-			best = c;
+		q.len = (unsigned)l;
+		pfx_mask(&q);
+		if (bsearch(&q, b->pfxs.p, b->pfxs.n, sizeof(q), pfx_qcmp)) {
+			pfx_text(&q, buf, len);
+			return;
+		}
 	}
-	if (best)
-		pfx_text(best, buf, len);
-	else
-		snprintf(buf, len, "-");
+	snprintf(buf, len, "-");
+}
+
+static uint32_t hash32(const char *s, uint32_t salt);
+
+/* Where key sits in t (or the empty slot it would take); keys are idents' keys. */
+static size_t strtab_find(const struct build *b, const struct strtab *t, const char *key)
+{
+	size_t i = hash32(key, 0x5bd1e995) & (t->cap - 1);
+
+	while (t->slot[i] != SIZE_MAX && strcmp(AT(&b->idents, struct ident, t->slot[i])->key, key))
+		i = (i + 1) & (t->cap - 1);
+	return i;
+}
+
+static int strtab_grow(struct build *b, struct strtab *t)
+{
+	size_t cap = t->cap ? t->cap * 2 : 256, i, j;
+	struct strtab nt = { .cap = cap, .n = t->n };
+
+	nt.slot = malloc(cap * sizeof(*nt.slot));
+	if (!nt.slot)
+		return -ENOMEM;
+	for (i = 0; i < cap; i++)
+		nt.slot[i] = SIZE_MAX;
+	for (i = 0; i < t->cap; i++)
+		if (t->slot[i] != SIZE_MAX) {
+			j = strtab_find(b, &nt, AT(&b->idents, struct ident, t->slot[i])->key);
+			nt.slot[j] = t->slot[i];
+		}
+	free(t->slot);
+	*t = nt;
+	return 0;
 }
 
 /* The identity with this key, created (with the given fields) when new. */
 static int ident_get(struct build *b, char *key, const struct ident *proto, size_t *ret)
 {
+	struct strtab *t = &b->ident_tab;
 	struct ident *id;
-	size_t i;
+	size_t pos;
 
-	for (i = 0; i < b->idents.n; i++)
-		if (!strcmp(AT(&b->idents, struct ident, i)->key, key)) {
-			free(key);
-			*ret = i;
-			return 0;
-		}
+	if ((t->n + 1) * 2 > t->cap && strtab_grow(b, t) < 0) {
+		free(key);
+		return -ENOMEM;
+	}
+	pos = strtab_find(b, t, key);
+	if (t->slot[pos] != SIZE_MAX) {
+		free(key);
+		*ret = t->slot[pos];
+		return 0;
+	}
 	id = arr_push(&b->idents);
 	if (!id) {
 		free(key);
@@ -499,6 +556,8 @@ static int ident_get(struct build *b, char *key, const struct ident *proto, size
 	id->key = key;
 	id->pods = (struct arr)ARR(size_t);
 	*ret = b->idents.n - 1;
+	t->slot[pos] = *ret;
+	t->n++;
 	return 0;
 }
 
@@ -525,22 +584,27 @@ static int cmp_u32(const void *x, const void *y)
 	return a < c ? -1 : a > c;
 }
 
-static bool u32_taken(const uint32_t *used, size_t n, uint32_t v)
+/* A set of numbers, open addressing (0 never stored: every number here is >= 1). */
+static bool u32_take(uint32_t *set, size_t cap, uint32_t v)
 {
-	size_t i;
+	size_t i = (size_t)(v * 2654435761u) & (cap - 1);
 
-	for (i = 0; i < n; i++)
-		if (used[i] == v)
-			return true;
-	return false;
+	for (; set[i]; i = (i + 1) & (cap - 1))
+		if (set[i] == v)
+			return false;
+	set[i] = v;
+	return true;
 }
 
 /* Numbers from key hashes, in key order, probing past collisions and reserved values. */
 static int number_keys(void **objs, size_t n, size_t key_off, size_t id_off, uint32_t min)
 {
-	uint32_t *used = calloc(n ? n : 1, sizeof(*used));
-	size_t i;
+	size_t cap = 16, i;
+	uint32_t *used;
 
+	while (cap < n * 2)
+		cap *= 2;
+	used = calloc(cap, sizeof(*used));
 	if (!used)
 		return -ENOMEM;
 	for (i = 0; i < n; i++) {
@@ -549,9 +613,8 @@ static int number_keys(void **objs, size_t n, size_t key_off, size_t id_off, uin
 
 		if (v < min)
 			v += min;
-		while (u32_taken(used, i, v) || v < min)
+		while (v < min || !u32_take(used, cap, v))
 			v++;
-		used[i] = v;
 		memcpy((char *)objs[i] + id_off, &v, sizeof(v));
 	}
 	free(used);
@@ -1175,6 +1238,7 @@ static void build_free(struct build *b)
 		if (b->tab[i].used)
 			free(b->tab[i].ranges.p);
 	free(b->tab);
+	free(b->ident_tab.slot);
 	free(b->ns.p);
 	free(b->pods.p);
 	free(b->idents.p);

@@ -2,7 +2,9 @@
 /*
  * Policy events to the agent through a ring buffer, at most sl_cfg.pol_events_per_sec per CPU
  * (a one-second window per CPU); the rest are counted as SL_STAT_EVENT_SAMPLED, and records the
- * full ring cannot take as SL_STAT_EVENT_LOST. Event maps are not pinned (STYLE.md section 5):
+ * full ring cannot take as SL_STAT_EVENT_LOST. Records are submitted without a wakeup: waking
+ * the reader for every new flow would cost each connection a context switch, so the agent
+ * drains the ring every 100 ms instead. Event maps are not pinned (STYLE.md section 5):
  * only the object that emits includes this header, and the agent reads its map.
  */
 #ifndef SL_BPF_EVENTS_H
@@ -12,6 +14,8 @@
 #include "lb.h"
 #include "maps.h"
 #include "parse.h"
+
+#define BPF_RB_NO_WAKEUP_ (1ULL << 0)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -73,7 +77,7 @@ static __always_inline void pol_event(const struct pkt *p, __u32 ep_id, __u32 pe
 	e->verdict = reason == SL_POL_R_ALLOWED ? SL_VERDICT_ALLOW : SL_VERDICT_DENY;
 	e->reason = (__u8)reason;
 	e->pad[0] = e->pad[1] = e->pad[2] = 0;
-	bpf_ringbuf_submit(e, 0);
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP_); /* the agent drains on a timer */
 }
 
 #endif

@@ -62,6 +62,7 @@ static __always_inline int l3_parse(struct cursor *c, struct l3_info *l3)
 #define TCP_FLAG_ACK	 0x10
 #define IPPROTO_ICMP_	 1
 #define IPPROTO_ICMPV6_	 58
+#define IPPROTO_SCTP_	 132
 
 /* What the NAT paths need of a packet: addresses, ports, and where the headers are. */
 struct pkt {
@@ -76,7 +77,7 @@ struct pkt {
 	__u8 tcp_flags;
 	__u8 icmp; /* ICMP or ICMPv6 header present: icmp_type is valid */
 	__u8 icmp_type;
-	__u8 pad;
+	__u8 ports; /* sport/dport valid: TCP, UDP, or SCTP (policy only: never translated) */
 	__u32 l3_off; /* offsets from the start of the frame */
 	__u32 l4_off;
 };
@@ -139,6 +140,7 @@ static __always_inline int pkt_parse(void *data, void *end, struct pkt *p)
 		p->dport = th->dest;
 		p->tcp_flags = ((__u8 *)th)[13];
 		p->l4 = 1;
+		p->ports = 1;
 	} else if (p->proto == IPPROTO_UDP) {
 		uh = l4;
 		if ((void *)(uh + 1) > end)
@@ -146,6 +148,14 @@ static __always_inline int pkt_parse(void *data, void *end, struct pkt *p)
 		p->sport = uh->source;
 		p->dport = uh->dest;
 		p->l4 = 1;
+		p->ports = 1;
+	} else if (p->proto == IPPROTO_SCTP_) {
+		uh = l4; /* the SCTP common header starts with the ports, as UDP's does */
+		if ((void *)((__u8 *)l4 + 12) > end)
+			return -1;
+		p->sport = uh->source;
+		p->dport = uh->dest;
+		p->ports = 1;
 	} else if (p->proto == IPPROTO_ICMP_ || p->proto == IPPROTO_ICMPV6_) {
 		if ((void *)((__u8 *)l4 + 1) > end)
 			return -1;

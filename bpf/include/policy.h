@@ -150,7 +150,8 @@ static __always_inline bool port_in_ranges(const struct sl_pol_val *v, __u16 por
 	return false;
 }
 
-/* The entry allowing (identity, port) for ctx and dir, or NULL. l4: ports are known. */
+/* The entry allowing (identity, port) for ctx and dir, or NULL. Without ports (fragments,
+ * unknown L4) only a rule for every protocol can match. */
 static __always_inline struct sl_pol_val *pol_match(__u32 ctx, __u32 identity, __u8 dir,
 						    const struct pkt *p)
 {
@@ -161,7 +162,7 @@ static __always_inline struct sl_pol_val *pol_match(__u32 ctx, __u32 identity, _
 #pragma unroll
 	for (i = 0; i < 2; i++) {
 		k.identity = i ? SL_ID_ANY : identity;
-		if (p->l4) {
+		if (p->ports) {
 			k.proto = p->proto;
 			k.dport = p->dport;
 			v = bpf_map_lookup_elem(&sluice_policy, &k);
@@ -227,7 +228,7 @@ static __always_inline int pol_judge(const struct pkt *p, const struct sl_ep_val
 		pct_track(p, dir, policy, now);
 	} else if (p->frag || (p->family == SL_AF_INET6 && p->proto == IPPROTO_FRAGMENT_)) {
 		reason = SL_POL_R_FRAGMENT;
-	} else if (p->family == SL_AF_INET6 && !p->l4 && !p->icmp) {
+	} else if (p->family == SL_AF_INET6 && !p->ports && !p->icmp) {
 		reason = SL_POL_R_L4_UNKNOWN; /* an extension header hides the L4 header */
 	} else {
 		reason = SL_POL_R_NO_RULE;

@@ -438,6 +438,26 @@ static void node_icmp_errors_and_echo(void **state)
 	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT);
 }
 
+/* SCTP: judged on its ports (the common header), though never load-balanced at tc. */
+static void sctp__judged_on_ports(void **state)
+{
+	struct fix *f = *state;
+	const struct pol_def p[] = { PD(ID_PEER, IPPROTO_SCTP, 9, SL_POL_INGRESS) };
+	uint8_t in[PKT_MAX];
+	int len;
+
+	pod_seed(f, SL_EP_F_INGRESS_ISOLATED);
+	ipc_default(f);
+	pol_seed(f, p, 1);
+	len = frame(in, PEER, 40000, POD, 9, IPPROTO_UDP, 0); /* 16 bytes after the ports */
+	in[14 + 9] = IPPROTO_SCTP;
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_OK);
+	len = frame(in, PEER, 40000, POD, 10, IPPROTO_UDP, 0);
+	in[14 + 9] = IPPROTO_SCTP;
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT);
+	assert_int_equal(stat(f, SL_STAT_TC_DNAT), 0);
+}
+
 static void fragments__denied_unless_every_protocol_allowed(void **state)
 {
 	struct fix *f = *state;
@@ -739,6 +759,7 @@ int main(void)
 		T(syn_on_tracked_tuple__judged_again_after_rule_removed),
 		T(udp_flow_idle__judged_again),
 		T(node_icmp_errors_and_echo),
+		T(sctp__judged_on_ports),
 		T(fragments__denied_unless_every_protocol_allowed),
 		T(ip_options__judged_on_the_real_ports),
 		T(ipv6_extension_header__denied_unless_every_protocol_allowed),
