@@ -91,6 +91,14 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_POL_OPEN] = "policy_not_isolated",
 	[SL_STAT_EVENT_SAMPLED] = "event_sampled_out",
 	[SL_STAT_EVENT_LOST] = "event_lost",
+	[SL_STAT_L7_ALLOWED] = "http_policy_allowed",
+	[SL_STAT_L7_NO_RULE] = "http_policy_denied_no_rule",
+	[SL_STAT_L7_AMBIGUOUS] = "http_policy_denied_ambiguous_path",
+	[SL_STAT_L7_MALFORMED] = "http_policy_denied_malformed",
+	[SL_STAT_L7_TOO_LARGE] = "http_policy_denied_head_too_large",
+	[SL_STAT_L7_SOCK] = "http_policy_sockets",
+	[SL_STAT_L7_SOCK_FULL] = "http_policy_sockets_full",
+	[SL_STAT_L7_NO_REPLY] = "http_policy_denied_without_reply",
 };
 
 static double mono_ms(void)

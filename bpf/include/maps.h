@@ -144,4 +144,40 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_pol_ct SEC(".maps");
 
+/* HTTP policy: (pod address, port) -> rule set, and the rules (see struct sl_l7_rule). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_L7_PORTS);
+	__type(key, struct sl_l7_port_key);
+	__type(value, struct sl_l7_port_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l7_port SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, SL_MAX_L7_RULES);
+	__type(key, struct sl_l7_rule_key);
+	__type(value, struct sl_l7_rule);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l7_rule SEC(".maps");
+
+/* Server sockets whose requests the HTTP policy judges, by socket cookie. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, SL_MAX_L7_SOCKS);
+	__type(key, __u64);
+	__type(value, __u64);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l7_socks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_L7_SOCKS);
+	__type(key, __u64);
+	__type(value, struct sl_l7_conn);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l7_conn SEC(".maps");
+
 #endif

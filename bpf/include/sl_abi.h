@@ -271,6 +271,153 @@ struct sl_pol_event {
 	__u8 pad[3];
 };
 
+/*
+ * L7 HTTP policy (HTTPPolicy, sluice.dev/v1alpha1). sock_ops puts every server socket a pod
+ * accepts on a port that has HTTP rules into sluice_l7_socks. That SOCKHASH's stream parser
+ * cuts the received byte stream into request heads, bodies and chunks; its verdict judges each
+ * head against the rules of (pod address, port) and passes it to the server, or rewrites it
+ * into a 403 sent back on the same socket and drops what belongs to it. Limits: a head (request
+ * line and headers) of at most SL_L7_HEAD_MAX bytes, SL_L7_RULES_PER_PORT rules per port, rule
+ * paths of at most SL_L7_PATH_MAX bytes and hosts of at most SL_L7_HOST_MAX.
+ */
+#define SL_MAX_L7_PORTS	     16384  /* sluice_l7_port: (pod address, port) with HTTP rules */
+#define SL_MAX_L7_RULES	     262144 /* sluice_l7_rule */
+#define SL_MAX_L7_SOCKS	     65536  /* sluice_l7_socks and sluice_l7_conn */
+#define SL_L7_RULES_PER_PORT 64
+#define SL_L7_PATH_MAX	     128
+#define SL_L7_HOST_MAX	     64
+#define SL_L7_HEAD_MAX	     8192
+
+struct sl_l7_port_key {
+	__u32 addr[4];
+	__u16 port; /* network byte order */
+	__u8 family;
+	__u8 pad;
+};
+
+struct sl_l7_port_val {
+	__u32 set;     /* rules sl_l7_rule_key {set, 0 .. n_rules - 1} */
+	__u16 n_rules; /* at most SL_L7_RULES_PER_PORT */
+	__u16 flags;
+};
+
+struct sl_l7_rule_key {
+	__u32 set;
+	__u32 idx;
+};
+
+/* HTTP methods as bits of sl_l7_rule.methods; any other token is SL_HTTP_OTHER. */
+enum sl_http_method {
+	SL_HTTP_GET,
+	SL_HTTP_HEAD,
+	SL_HTTP_POST,
+	SL_HTTP_PUT,
+	SL_HTTP_DELETE,
+	SL_HTTP_CONNECT,
+	SL_HTTP_OPTIONS,
+	SL_HTTP_TRACE,
+	SL_HTTP_PATCH,
+	SL_HTTP_OTHER,
+	SL_HTTP_METHOD_MAX,
+};
+
+#define SL_L7_PATH_ANY	  0
+#define SL_L7_PATH_EXACT  1
+#define SL_L7_PATH_PREFIX 2
+
+/*
+ * A request matches a rule when its method is one of methods (0: any), its path (the request
+ * target up to '?') equals path or starts with it (path_kind), and its Host header, lower case
+ * and without the port, equals host (host_len 0: any).
+ */
+struct sl_l7_rule {
+	__u32 methods;
+	__u32 policy; /* agent's index of the HTTPPolicy, for events */
+	__u16 path_len;
+	__u8 path_kind;
+	__u8 host_len;
+	char host[SL_L7_HOST_MAX];
+	char path[SL_L7_PATH_MAX];
+};
+
+enum sl_l7_reason {
+	SL_L7_R_ALLOWED,
+	SL_L7_R_NO_RULE,
+	SL_L7_R_AMBIGUOUS, /* "//", dot segments, %2e %2f %5c or a backslash in the path */
+	SL_L7_R_MALFORMED,
+	SL_L7_R_TOO_LARGE,
+	SL_L7_R_MAX,
+};
+
+/* What comes next on a connection of sluice_l7_socks (sl_l7_conn.mode). */
+#define SL_L7_M_HEAD	  0 /* a request head */
+#define SL_L7_M_BODY	  1 /* left bytes of a Content-Length body, or of a chunk and its CRLF */
+#define SL_L7_M_CHUNK	  2 /* a chunk-size line */
+#define SL_L7_M_TRAILER	  3 /* the trailer section after the last chunk */
+#define SL_L7_M_CLOSED	  4 /* nothing more is judged: everything is dropped */
+
+#define SL_L7_F_DENY	  (1u << 0) /* the current request was denied: drop its body */
+#define SL_L7_F_CHUNKED	  (1u << 1) /* the current body is chunked */
+#define SL_L7_F_CLOSE	  (1u << 2) /* the reply to the denied request said Connection: close */
+
+/*
+ * sluice_l7_conn: per connection (socket cookie) state of the stream parser and verdict. Pinned
+ * so that an agent restart leaves connections in the middle of a body framed; the request
+ * fields are what the parser found in the head the verdict judges next.
+ */
+struct sl_l7_conn {
+	__u64 left;
+	__u8 mode;
+	__u8 flags;
+	__u8 reason;	 /* enum sl_l7_reason of the parsed head: not ALLOWED means bad */
+	__u8 method;	 /* enum sl_http_method */
+	__u8 http_minor; /* HTTP/1.<minor> */
+	__u8 close;	 /* HTTP/1.0 or "Connection: close": no more requests after this one */
+	__u8 chunked;	 /* Transfer-Encoding: chunked */
+	__u8 host_len;
+	__u32 head_len; /* bytes of the head the parser framed */
+	__u16 path_len; /* the request's whole path length (up to '?'); path holds the first bytes */
+	__u16 pad;
+	__u64 clen; /* Content-Length */
+	char path[SL_L7_PATH_MAX];
+	char host[SL_L7_HOST_MAX];
+	/* the parser's working state */
+	__u32 pos;
+	__u8 st;
+	__u8 hdr;	/* header being read */
+	__u8 seen;	/* headers seen (bits) */
+	__u8 tok;	/* bytes of the current token */
+	__u32 cand;	/* header names still matching (bits) */
+	__u8 seg_dots;	/* dots in the current path segment; 0xff: other bytes too */
+	__u8 pct;	/* percent-escape state */
+	__u8 te_ok;	/* Transfer-Encoding value matches "chunked" so far */
+	__u8 host_port; /* past the host's ':' */
+	char tmp[8];	/* method / version bytes */
+};
+
+/* sluice_l7_events (ring buffer): one record per judged request, rate-limited per CPU. */
+#define SL_L7_EV_PATH 96
+#define SL_L7_EV_HOST 48
+
+struct sl_l7_event {
+	__u64 ts_ns;
+	__u32 saddr[4]; /* the client */
+	__u32 daddr[4]; /* the server pod */
+	__u32 policy;	/* sl_l7_rule.policy of the allowing rule, else 0 */
+	__u16 sport;	/* network byte order */
+	__u16 dport;
+	__u8 family;
+	__u8 verdict; /* SL_VERDICT_* */
+	__u8 reason;  /* enum sl_l7_reason */
+	__u8 method;  /* enum sl_http_method */
+	__u16 status; /* the reply Sluice sent, 0 when it sent none */
+	__u16 path_len;
+	__u8 host_len;
+	__u8 pad[7];
+	char host[SL_L7_EV_HOST];
+	char path[SL_L7_EV_PATH];
+};
+
 /* sluice_stats: per-CPU array indexed by enum sl_stat. */
 enum sl_stat {
 	SL_STAT_TC_IN_PASS,	 /* host-veth ingress: packets leaving a pod */
@@ -305,6 +452,14 @@ enum sl_stat {
 	SL_STAT_POL_OPEN,	 /* new flow in a direction no policy isolates: tracked, passed */
 	SL_STAT_EVENT_SAMPLED,	 /* policy event left out by the per-CPU rate limit */
 	SL_STAT_EVENT_LOST,	 /* policy event dropped: ring buffer full */
+	SL_STAT_L7_ALLOWED,	 /* HTTP request a rule allows (sl_l7_reason order from here) */
+	SL_STAT_L7_NO_RULE,	 /* HTTP request denied: no rule allows it */
+	SL_STAT_L7_AMBIGUOUS,	 /* denied: a path a server could resolve elsewhere (dot segments...) */
+	SL_STAT_L7_MALFORMED,	 /* denied: not an HTTP/1.x request head the parser can frame */
+	SL_STAT_L7_TOO_LARGE,	 /* denied: request head longer than SL_L7_HEAD_MAX */
+	SL_STAT_L7_SOCK,	 /* server socket put in sluice_l7_socks for HTTP policy */
+	SL_STAT_L7_SOCK_FULL,	 /* ... could not be: sluice_l7_socks full (its requests pass unjudged) */
+	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */
 	SL_STAT_MAX,
 };
 

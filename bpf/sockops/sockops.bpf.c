@@ -1,11 +1,51 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluice_sockops: sock_ops on the mesh's cgroup subtree (never the root cgroup). Counts
- * established connections; sockmap acceleration and RTT telemetry hook in here later.
- * Never fails a socket: every path returns 1.
+ * established connections, and puts each server socket accepted on a (pod address, port) with
+ * HTTP rules into sluice_l7_socks, whose stream parser and verdict (l7_http.bpf.c) judge its
+ * requests. Sockmap acceleration and RTT telemetry hook in here later. Never fails a socket:
+ * every path returns 1.
  */
 #include "common.h"
 #include "maps.h"
+
+/* The (local address, local port) key of a socket, an IPv4-mapped IPv6 address as IPv4. */
+static __always_inline void l7_key(struct bpf_sock_ops *skops, struct sl_l7_port_key *k)
+{
+	__builtin_memset(k, 0, sizeof(*k));
+	k->port = bpf_htons((__u16)skops->local_port); /* local_port: host byte order */
+	if (skops->family == 2 /* AF_INET */) {
+		k->family = SL_AF_INET;
+		k->addr[0] = skops->local_ip4;
+		return;
+	}
+	k->addr[0] = skops->local_ip6[0];
+	k->addr[1] = skops->local_ip6[1];
+	k->addr[2] = skops->local_ip6[2];
+	k->addr[3] = skops->local_ip6[3];
+	if (!k->addr[0] && !k->addr[1] && k->addr[2] == bpf_htonl(0xffff)) {
+		k->family = SL_AF_INET;
+		k->addr[0] = k->addr[3];
+		k->addr[2] = k->addr[3] = 0;
+		return;
+	}
+	k->family = SL_AF_INET6;
+}
+
+static __always_inline void l7_add(struct bpf_sock_ops *skops)
+{
+	struct sl_l7_port_key k;
+	__u64 cookie;
+
+	l7_key(skops, &k);
+	if (!bpf_map_lookup_elem(&sluice_l7_port, &k))
+		return;
+	cookie = bpf_get_socket_cookie(skops);
+	if (bpf_sock_hash_update(skops, &sluice_l7_socks, &cookie, BPF_NOEXIST))
+		stat_add(SL_STAT_L7_SOCK_FULL, 0);
+	else
+		stat_add(SL_STAT_L7_SOCK, 0);
+}
 
 SEC("sockops")
 int sluice_sockops(struct bpf_sock_ops *skops)
@@ -16,6 +56,7 @@ int sluice_sockops(struct bpf_sock_ops *skops)
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		stat_add(SL_STAT_SOCK_PASSIVE_EST, 0);
+		l7_add(skops);
 		break;
 	default:
 		break;

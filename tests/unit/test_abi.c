@@ -120,7 +120,9 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_MAGLEV_MISS, 20);
 	assert_int_equal(SL_STAT_POL_ALLOWED, 21);
 	assert_int_equal(SL_STAT_EVENT_LOST, 31);
-	assert_int_equal(SL_STAT_MAX, 32);
+	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
+	assert_int_equal(SL_STAT_L7_NO_REPLY, 39);
+	assert_int_equal(SL_STAT_MAX, 40);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -211,6 +213,47 @@ static void policy_structs__layout__pinned(void **state)
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 }
 
+static void l7_structs__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_l7_port_key, 20);
+	OFF(sl_l7_port_key, port, 16);
+	OFF(sl_l7_port_key, family, 18);
+	SZ(sl_l7_port_val, 8);
+	OFF(sl_l7_port_val, n_rules, 4);
+	SZ(sl_l7_rule_key, 8);
+	SZ(sl_l7_rule, 204);
+	OFF(sl_l7_rule, policy, 4);
+	OFF(sl_l7_rule, path_len, 8);
+	OFF(sl_l7_rule, path_kind, 10);
+	OFF(sl_l7_rule, host_len, 11);
+	OFF(sl_l7_rule, host, 12);
+	OFF(sl_l7_rule, path, 76);
+	SZ(sl_l7_conn, 248);
+	OFF(sl_l7_conn, mode, 8);
+	OFF(sl_l7_conn, head_len, 16);
+	OFF(sl_l7_conn, clen, 24);
+	OFF(sl_l7_conn, path, 32);
+	OFF(sl_l7_conn, host, 160);
+	OFF(sl_l7_conn, pos, 224);
+	OFF(sl_l7_conn, tmp, 240);
+	SZ(sl_l7_event, 208);
+	OFF(sl_l7_event, saddr, 8);
+	OFF(sl_l7_event, policy, 40);
+	OFF(sl_l7_event, sport, 44);
+	OFF(sl_l7_event, family, 48);
+	OFF(sl_l7_event, method, 51);
+	OFF(sl_l7_event, status, 52);
+	OFF(sl_l7_event, host, 64);
+	OFF(sl_l7_event, path, 112);
+	assert_int_equal(SL_HTTP_GET, 0);
+	assert_int_equal(SL_HTTP_PATCH, 8);
+	assert_int_equal(SL_HTTP_OTHER, 9);
+	assert_int_equal(SL_L7_R_TOO_LARGE, 4);
+	/* the counters follow the reasons, in the same order */
+	assert_int_equal(SL_STAT_L7_TOO_LARGE - SL_STAT_L7_ALLOWED, SL_L7_R_TOO_LARGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -227,6 +270,7 @@ int main(void)
 		cmocka_unit_test(sl_stat__indices__pinned),
 		cmocka_unit_test(sl_lb_structs__layout__pinned),
 		cmocka_unit_test(sl_abi__constants__pinned),
+		cmocka_unit_test(l7_structs__layout__pinned),
 	};
 
 	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
