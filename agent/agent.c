@@ -19,6 +19,7 @@
 #include "agent/loader/loader.h"
 #include "agent/flows/flows.h"
 #include "agent/maps/maps.h"
+#include "agent/policy/l7.h"
 #include "agent/policy/policy.h"
 #include "agent/state/store.h"
 #include "agent/state/validate.h"
@@ -46,6 +47,7 @@ struct agent {
 	struct ip_addr host_addrs[32]; /* every address of the node's namespace: SL_ID_HOST */
 	size_t n_host_addrs;
 	struct policy_desired pol;     /* the last policy reconciled (names, for flow events) */
+	struct l7_desired l7;	       /* the last HTTPPolicy reconciled (names, for flow events) */
 	struct flows *flows;	       /* policy flow events; NULL when the ring is unreadable */
 };
 
@@ -55,7 +57,8 @@ struct agent {
 static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
-	"sluice_ipcache", "sluice_policy", "sluice_pol_ct",
+	"sluice_ipcache", "sluice_policy", "sluice_pol_ct", "sluice_l7_port", "sluice_l7_rule",
+	"sluice_l7_socks", "sluice_l7_conn",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -177,6 +180,9 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	struct policy_input pin = { .host_addrs = a->host_addrs,
 				    .track_all = a->cfg.policy_track_flows != 0 };
 	struct policy_desired pd = {};
+	struct l7_desired ld = {};
+	int fd_l7p = loader_map_fd(a->loader, "sluice_l7_port");
+	int fd_l7r = loader_map_fd(a->loader, "sluice_l7_rule");
 	struct maps_maglev *mg = NULL;
 	struct sync_desired d = {};
 	struct maps_result res = {}, mres = {};
@@ -207,11 +213,20 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	if (r < 0)
 		goto out;
 	ep_policy_set(&d, &pd);
+	r = l7_build(st, &ld, err, errlen);
+	if (r < 0)
+		goto out;
+	if (!loader_l7_ready(a->loader) && ld.n_ports) {
+		log_warn("agent", "HTTPPolicy selects pods but is not enforced",
+			 "ports=%zu err=\"%s\"", ld.n_ports, loader_l7_error(a->loader));
+		ld.n_ports = ld.n_rules = 0;
+	}
 	{
 		/*
 		 * Identities and rules before the endpoints that turn isolation on; an endpoint's
 		 * isolation goes before the rules it used are deleted. sluice_ep before
-		 * sluice_ep_stats: a registered veth is checked for spoofed sources.
+		 * sluice_ep_stats: a registered veth is checked for spoofed sources. HTTP rules
+		 * before the (pod, port) entries that point at them.
 		 */
 		struct maps_table tables[] = {
 			{ .name = "sluice_ipcache", .fd = fd_ipc, .key_size = sizeof(struct sl_ipc_key),
@@ -229,6 +244,14 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 			  .n = d.n_backend },
 			{ .name = "sluice_svc", .fd = fd_svc, .key_size = sizeof(struct sl_svc_key),
 			  .value_size = sizeof(struct sl_svc_val), .entries = d.svc, .n = d.n_svc },
+			{ .name = "sluice_l7_rule", .fd = fd_l7r,
+			  .key_size = sizeof(struct sl_l7_rule_key),
+			  .value_size = sizeof(struct sl_l7_rule), .entries = ld.rules,
+			  .n = ld.n_rules },
+			{ .name = "sluice_l7_port", .fd = fd_l7p,
+			  .key_size = sizeof(struct sl_l7_port_key),
+			  .value_size = sizeof(struct sl_l7_port_val), .entries = ld.ports,
+			  .n = ld.n_ports },
 		};
 
 		r = maps_reconcile(&maps_bpf_ops, tables, sizeof(tables) / sizeof(tables[0]), &res,
@@ -262,6 +285,13 @@ static int reconcile_locked(struct agent *a, const struct store *st, const char 
 	policy_desired_free(&a->pol);
 	a->pol = pd;
 	pd = (struct policy_desired){};
+	free(ld.ports);
+	free(ld.rules);
+	ld.ports = ld.rules = NULL;
+	ld.n_ports = ld.n_rules = 0;
+	l7_desired_free(&a->l7);
+	a->l7 = ld;
+	ld = (struct l7_desired){};
 	a->reconcile_last_writes = res.updates + res.deletes;
 	a->reconcile_writes += a->reconcile_last_writes;
 	if (a->reconcile_last_writes)
@@ -282,6 +312,7 @@ out:
 	free(cur_bk);
 	sync_desired_free(&d);
 	policy_desired_free(&pd);
+	l7_desired_free(&ld);
 	store_trim(st); /* the parsed objects were for this build only */
 	return r;
 }
@@ -357,12 +388,14 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.log_level = lvl;
 	lo.sizes = cfg->sizes;
 	lo.pol_events_per_sec = cfg->policy_events_per_sec;
+	lo.http_policy = (int)cfg->http_policy;
 	r = loader_new(&lo, &a->loader, err, errlen);
 	if (r < 0)
 		goto err_free;
 	node_addrs_load(a);
 	r = loader_map_fd(a->loader, "sluice_events");
-	if (r < 0 || (r = flows_new(r, FLOWS_KEEP, &a->flows)) < 0)
+	if (r < 0 ||
+	    (r = flows_new(r, loader_map_fd(a->loader, "sluice_l7_events"), FLOWS_KEEP, &a->flows)) < 0)
 		log_warn("agent", "policy flow events unavailable, `sluice observe` will show none",
 			 "err=\"%s\"", strerror(-r));
 	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
@@ -384,6 +417,7 @@ void agent_free(struct agent *a)
 	loader_free(a->loader);
 	store_free(a->store);
 	policy_desired_free(&a->pol);
+	l7_desired_free(&a->l7);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
@@ -648,13 +682,17 @@ static cJSON *flow_side(const struct agent *a, const __u32 *addr, __u8 family, _
 	return o;
 }
 
-static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
+static const char *const l7_reason_names[SL_L7_R_MAX] = {
+	[SL_L7_R_ALLOWED] = "allowed", [SL_L7_R_NO_RULE] = "no_rule",
+	[SL_L7_R_AMBIGUOUS] = "ambiguous_path", [SL_L7_R_MALFORMED] = "malformed",
+	[SL_L7_R_TOO_LARGE] = "head_too_large",
+};
+
+/* The start of a flow record: its number and time. */
+static cJSON *flow_head(const struct flow_rec *r)
 {
-	const struct sl_pol_event *e = &r->ev;
 	cJSON *o = cJSON_CreateObject();
 	time_t secs = (time_t)(r->realtime_ns / 1000000000ull);
-	const char *pn = proto_name(e->proto);
-	bool egress = e->dir == SL_POL_EGRESS;
 	char t[64], ts[80];
 	struct tm tm;
 
@@ -663,6 +701,60 @@ static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
 	snprintf(ts, sizeof(ts), "%s.%03uZ", t, (unsigned)(r->realtime_ns / 1000000ull % 1000));
 	cJSON_AddNumberToObject(o, "seq", (double)r->seq);
 	cJSON_AddStringToObject(o, "time", ts);
+	return o;
+}
+
+/* An HTTPPolicy verdict on one request (docs/api.md). */
+static cJSON *http_flow_json(const struct agent *a, const struct flow_rec *r)
+{
+	const struct sl_l7_event *e = &r->http;
+	cJSON *o = flow_head(r), *h;
+	const char *pol = l7_policy_name(&a->l7, e->policy);
+	char buf[SL_L7_EV_PATH + 1];
+	size_t n;
+
+	cJSON_AddStringToObject(o, "type", "http");
+	cJSON_AddStringToObject(o, "verdict", e->verdict == SL_VERDICT_ALLOW ? "allowed" : "denied");
+	cJSON_AddStringToObject(o, "reason",
+				e->reason < SL_L7_R_MAX ? l7_reason_names[e->reason] : "unknown");
+	cJSON_AddStringToObject(o, "direction", "ingress");
+	cJSON_AddStringToObject(o, "protocol", "HTTP");
+	cJSON_AddItemToObject(o, "source", flow_side(a, e->saddr, e->family, e->sport, 0, false,
+						     false));
+	cJSON_AddItemToObject(o, "destination", flow_side(a, e->daddr, e->family, e->dport, 0,
+							  false, true));
+	h = cJSON_AddObjectToObject(o, "http");
+	cJSON_AddStringToObject(h, "method", e->method < SL_HTTP_OTHER ? httppol_methods[e->method] :
+									"_OTHER");
+	n = e->path_len < SL_L7_EV_PATH ? e->path_len : SL_L7_EV_PATH;
+	memcpy(buf, e->path, n);
+	buf[n] = '\0';
+	cJSON_AddStringToObject(h, "path", buf);
+	if (e->path_len > SL_L7_EV_PATH)
+		cJSON_AddBoolToObject(h, "path_truncated", true);
+	n = e->host_len < SL_L7_EV_HOST ? e->host_len : SL_L7_EV_HOST;
+	memcpy(buf, e->host, n);
+	buf[n] = '\0';
+	if (n)
+		cJSON_AddStringToObject(h, "host", buf);
+	if (e->status)
+		cJSON_AddNumberToObject(h, "status", e->status);
+	if (pol)
+		cJSON_AddStringToObject(o, "policy", pol);
+	return o;
+}
+
+static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
+{
+	const struct sl_pol_event *e = &r->ev;
+	cJSON *o;
+	const char *pn = proto_name(e->proto);
+	bool egress = e->dir == SL_POL_EGRESS;
+
+	if (r->kind == FLOW_HTTP)
+		return http_flow_json(a, r);
+	o = flow_head(r);
+	cJSON_AddStringToObject(o, "type", "l4");
 	cJSON_AddStringToObject(o, "verdict", e->verdict == SL_VERDICT_ALLOW ? "allowed" : "denied");
 	cJSON_AddStringToObject(o, "reason",
 				e->reason < SL_POL_R_MAX ? reason_names[e->reason] : "unknown");
@@ -750,6 +842,10 @@ static char *api_status(struct agent *a, int *status)
 	cJSON_AddStringToObject(e, "netns", a->cfg.netns);
 	cJSON_AddStringToObject(e, "cgroup", a->cfg.cgroup);
 	cJSON_AddStringToObject(e, "uplink", a->cfg.uplink);
+	e = cJSON_AddObjectToObject(o, "http_policy");
+	cJSON_AddBoolToObject(e, "enforced", loader_l7_ready(a->loader));
+	if (!loader_l7_ready(a->loader))
+		cJSON_AddStringToObject(e, "error", loader_l7_error(a->loader));
 	progs = cJSON_AddArrayToObject(o, "programs");
 	for (i = 0; i < loader_prog_count(a->loader); i++) {
 		e = cJSON_CreateObject();

@@ -23,6 +23,7 @@ struct agent_config {
 	unsigned int maglev_table_size; /* prime; 0: SL_MAGLEV_DEFAULT */
 	unsigned int policy_events_per_sec; /* per CPU; 0: no flow events */
 	unsigned int policy_track_flows;    /* 1: track every pod's flows (SL_EP_F_TRACK) */
+	unsigned int http_policy;	    /* 1: enforce HTTPPolicy (l7_http.bpf.c) */
 };
 
 struct agent;

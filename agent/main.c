@@ -102,8 +102,12 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("map_size_ipcache", sizes.ipcache, 16, 1u << 24),
 		N("map_size_policy", sizes.policy, 16, 1u << 26),
 		N("map_size_policy_conntrack", sizes.pol_ct, 1024, 1u << 26),
+		N("map_size_http_policy_ports", sizes.l7_ports, 16, 1u << 24),
+		N("map_size_http_policy_rules", sizes.l7_rules, 64, 1u << 26),
+		N("map_size_http_policy_sockets", sizes.l7_socks, 16, 1u << 24),
 		N("policy_events_per_sec", policy_events_per_sec, 0, 1000000),
 		N("policy_track_flows", policy_track_flows, 0, 1),
+		N("http_policy", http_policy, 0, 1),
 		/* a table must be larger than a service's backends: the first prime above 1024 */
 		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
 #undef N
@@ -351,6 +355,7 @@ chk:
 	snprintf(cfg.metrics_addr, sizeof(cfg.metrics_addr), "127.0.0.1:9464");
 	cfg.policy_events_per_sec = 1000;
 	cfg.policy_track_flows = 1;
+	cfg.http_policy = 1;
 	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	if (config && config_load(config, &cfg) < 0)

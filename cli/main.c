@@ -95,7 +95,7 @@ static void usage_get(FILE *f)
 		"Usage: sluice get RESOURCE [NAME...] [-n NS | -A] [-o wide|json|yaml]\n"
 		"\n"
 		"Resources: pods (po), services (svc), endpoints (ep), policies (netpol,\n"
-		"networkpolicies), namespaces (ns); singulars work too.\n"
+		"networkpolicies), httppolicies (httppol), namespaces (ns); singulars work too.\n"
 		"\n"
 		"Options:\n"
 		"  -n, --namespace NS     namespace (default \"%s\")\n"
@@ -518,6 +518,8 @@ static const char *res_label(enum print_res res)
 		return "networkpolicies.networking.k8s.io";
 	case PRINT_RES_NAMESPACES:
 		return "namespaces";
+	case PRINT_RES_HTTPPOLICIES:
+		return "httppolicies.sluice.dev";
 	}
 	return "?";
 }

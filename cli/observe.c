@@ -19,6 +19,7 @@
 
 struct filter {
 	const char *verdict; /* "allowed", "denied" or NULL */
+	const char *type;    /* "l4", "http" or NULL */
 	const char *pod;
 	const char *ns;
 	bool json;
@@ -35,17 +36,20 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: sluice observe [--verdict allowed|denied] [--pod NAME] [-n NS] [-o json]\n"
-		"                      [--no-follow]\n"
+		"Usage: sluice observe [--verdict allowed|denied] [--type l4|http] [--pod NAME]\n"
+		"                      [-n NS] [-o json] [--no-follow]\n"
 		"\n"
-		"Prints NetworkPolicy verdicts on new flows as the datapath reports them, one line\n"
-		"per flow: time, source, destination (pod, or address and identity; the Service that\n"
-		"selects a destination pod), protocol, verdict, reason and the allowing policy.\n"
+		"Prints NetworkPolicy verdicts on new flows and HTTPPolicy verdicts on requests as\n"
+		"the datapath reports them, one line each: time, source, destination (pod, or\n"
+		"address and identity; the Service that selects a destination pod), protocol,\n"
+		"verdict, reason, direction, for HTTP the method, host and path and the reply Sluice\n"
+		"sent, and the allowing policy.\n"
 		"Follows until interrupted. The agent keeps the latest events and rate-limits them\n"
 		"per CPU (policy_events_per_sec); every verdict is also counted in /metrics.\n"
 		"\n"
 		"Options:\n"
 		"  --verdict V          only allowed or only denied flows\n"
+		"  --type T             only new flows (l4) or only HTTP requests (http)\n"
 		"  --pod NAME           flows whose source or destination is this pod\n"
 		"  -n, --namespace NS   flows whose source or destination pod is in NS\n"
 		"  -o, --output json    one JSON object per line\n"
@@ -71,9 +75,11 @@ static bool side_is(const cJSON *side, const struct filter *f)
 
 static bool wanted(const cJSON *it, const struct filter *f)
 {
-	const char *v = jstr(it, "verdict");
+	const char *v = jstr(it, "verdict"), *t = jstr(it, "type");
 
 	if (f->verdict && (!v || strcmp(v, f->verdict)))
+		return false;
+	if (f->type && (!t || strcmp(t, f->type)))
 		return false;
 	if (!f->ns && !f->pod)
 		return true;
@@ -107,6 +113,7 @@ static void print_flow(const cJSON *it, const struct filter *f)
 	char src[400], dst[400], *s;
 	const cJSON *proto = cJSON_GetObjectItemCaseSensitive(it, "protocol");
 	const char *pol = jstr(it, "policy");
+	const cJSON *http = cJSON_GetObjectItemCaseSensitive(it, "http");
 	char pbuf[16];
 
 	if (f->json) {
@@ -122,9 +129,20 @@ static void print_flow(const cJSON *it, const struct filter *f)
 		snprintf(pbuf, sizeof(pbuf), "%d", proto->valueint);
 	else
 		snprintf(pbuf, sizeof(pbuf), "%s", cJSON_GetStringValue(proto) ?: "?");
-	printf("%s  %s -> %s  %s  %s  %s  %s%s%s\n", jstr(it, "time") ?: "?", src, dst, pbuf,
-	       jstr(it, "verdict") ?: "?", jstr(it, "reason") ?: "?", jstr(it, "direction") ?: "?",
-	       pol ? "  policy=" : "", pol ? pol : "");
+	printf("%s  %s -> %s  %s  %s  %s  %s", jstr(it, "time") ?: "?", src, dst, pbuf,
+	       jstr(it, "verdict") ?: "?", jstr(it, "reason") ?: "?", jstr(it, "direction") ?: "?");
+	if (http) {
+		const cJSON *st = cJSON_GetObjectItemCaseSensitive(http, "status");
+		const char *host = jstr(http, "host");
+
+		printf("  %s %s%s%s%s", jstr(http, "method") ?: "?", jstr(http, "path") ?: "?",
+		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(http, "path_truncated")) ? "..." :
+											      "",
+		       host ? " host=" : "", host ? host : "");
+		if (cJSON_IsNumber(st))
+			printf(" -> %d", st->valueint);
+	}
+	printf("%s%s\n", pol ? "  policy=" : "", pol ? pol : "");
 }
 
 /* One /v1/flows call: prints what passes the filter; returns items seen, or -1 on error. */
@@ -173,6 +191,7 @@ int observe_main(const char *sock, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "verdict", required_argument, NULL, 'V' },
+		{ "type", required_argument, NULL, 'T' },
 		{ "pod", required_argument, NULL, 'P' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "output", required_argument, NULL, 'o' },
@@ -197,6 +216,13 @@ int observe_main(const char *sock, int argc, char **argv)
 				return 2;
 			}
 			f.verdict = optarg;
+			break;
+		case 'T':
+			if (strcmp(optarg, "l4") && strcmp(optarg, "http")) {
+				fprintf(stderr, "error: --type: want l4 or http, got \"%s\"\n", optarg);
+				return 2;
+			}
+			f.type = optarg;
 			break;
 		case 'P': f.pod = optarg; break;
 		case 'n': f.ns = optarg; break;

@@ -327,6 +327,9 @@ static const struct {
     {"namespaces", PRINT_RES_NAMESPACES},
     {"namespace", PRINT_RES_NAMESPACES},
     {"ns", PRINT_RES_NAMESPACES},
+    {"httppolicies", PRINT_RES_HTTPPOLICIES},
+    {"httppolicy", PRINT_RES_HTTPPOLICIES},
+    {"httppol", PRINT_RES_HTTPPOLICIES},
 };
 
 int print_res_parse(const char *word, enum print_res *ret_res)
@@ -355,6 +358,8 @@ const char *print_res_path(enum print_res res)
 		return "/v1/objects/networkpolicies";
 	case PRINT_RES_NAMESPACES:
 		return "/v1/objects/namespaces";
+	case PRINT_RES_HTTPPOLICIES:
+		return "/v1/objects/httppolicies";
 	}
 	return NULL;
 }
@@ -588,6 +593,31 @@ static void row_policy(struct table *t, const cJSON *it, bool all_ns, bool wide)
 	table_add_take(t, row);
 }
 
+static void row_httppolicy(struct table *t, const cJSON *it, bool all_ns)
+{
+	const cJSON *spec = jget(it, "spec"), *c;
+	char *row[TABLE_MAX_COLS];
+	struct sbuf sb = {};
+	size_t col = 0, n = 0;
+
+	if (all_ns)
+		row[col++] = strdup(item_ns(PRINT_RES_HTTPPOLICIES, it));
+	row[col++] = strdup(item_name(PRINT_RES_HTTPPOLICIES, it));
+	row[col++] = selector_str(jget(spec, "podSelector"));
+	cJSON_ArrayForEach(c, jget(spec, "ports")) {
+		const cJSON *p = jget(c, "port");
+
+		if (cJSON_IsNumber(p))
+			sb_printf(&sb, "%s%d", n++ ? "," : "", p->valueint);
+		else if (cJSON_IsString(p))
+			sb_printf(&sb, "%s%s", n++ ? "," : "", p->valuestring);
+	}
+	row[col++] = sb_take(&sb);
+	sb_printf(&sb, "%d", cJSON_GetArraySize(jget(spec, "rules")));
+	row[col++] = sb_take(&sb);
+	table_add_take(t, row);
+}
+
 static void row_namespace(struct table *t, const cJSON *it)
 {
 	const char *row[] = {
@@ -606,6 +636,7 @@ int print_table(FILE *f, enum print_res res, const cJSON *list, bool all_ns, boo
 	static const char *const h_ep[] = {"NAME", "ENDPOINTS"};
 	static const char *const h_pol[] = {"NAME", "POD-SELECTOR", "POLICY-TYPES"};
 	static const char *const h_ns[] = {"NAME", "STATUS"};
+	static const char *const h_http[] = {"NAME", "POD-SELECTOR", "PORTS", "RULES"};
 	const char *const *h;
 	const char *hdr[TABLE_MAX_COLS];
 	const cJSON *items = jget(list, "items"), *it;
@@ -647,6 +678,10 @@ int print_table(FILE *f, enum print_res res, const cJSON *list, bool all_ns, boo
 		nh = 2;
 		all_ns = false;
 		break;
+	case PRINT_RES_HTTPPOLICIES:
+		h = h_http;
+		nh = 4;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -674,6 +709,9 @@ int print_table(FILE *f, enum print_res res, const cJSON *list, bool all_ns, boo
 			break;
 		case PRINT_RES_NAMESPACES:
 			row_namespace(&t, it);
+			break;
+		case PRINT_RES_HTTPPOLICIES:
+			row_httppolicy(&t, it, all_ns);
 			break;
 		}
 	}
@@ -710,6 +748,7 @@ const char *print_kind_resource(const char *kind)
 	    {"Namespace", "namespace"},
 	    {"EndpointSlice", "endpointslice.discovery.k8s.io"},
 	    {"NetworkPolicy", "networkpolicy.networking.k8s.io"},
+	    {"HTTPPolicy", "httppolicy.sluice.dev"},
 	    {"Endpoints", "endpoints"},
 	};
 	size_t i;

@@ -17,6 +17,7 @@ enum print_res {
 	PRINT_RES_ENDPOINTS,
 	PRINT_RES_POLICIES,
 	PRINT_RES_NAMESPACES,
+	PRINT_RES_HTTPPOLICIES,
 };
 
 /* Resource words as kubectl takes them: plural, singular and short name (po, svc, ep, netpol, ns).

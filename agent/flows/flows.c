@@ -32,20 +32,36 @@ static int64_t ts_ns(clockid_t c)
 	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static int on_event(void *ctx, void *data, size_t len)
+static void push(struct flows *f, enum flow_kind kind, const void *data, size_t len,
+		 uint64_t ts_ns)
 {
-	struct flows *f = ctx;
 	struct flow_rec *r;
 
-	if (len < sizeof(struct sl_pol_event))
-		return 0;
 	pthread_mutex_lock(&f->lock);
 	f->last++;
 	r = &f->buf[(f->last - 1) % f->cap];
 	r->seq = f->last;
-	memcpy(&r->ev, data, sizeof(r->ev));
-	r->realtime_ns = (uint64_t)((int64_t)r->ev.ts_ns + f->mono_to_real);
+	r->kind = kind;
+	memcpy(kind == FLOW_HTTP ? (void *)&r->http : (void *)&r->ev, data, len);
+	r->realtime_ns = (uint64_t)((int64_t)ts_ns + f->mono_to_real);
 	pthread_mutex_unlock(&f->lock);
+}
+
+static int on_event(void *ctx, void *data, size_t len)
+{
+	const struct sl_pol_event *e = data;
+
+	if (len >= sizeof(*e))
+		push(ctx, FLOW_L4, e, sizeof(*e), e->ts_ns);
+	return 0;
+}
+
+static int on_http_event(void *ctx, void *data, size_t len)
+{
+	const struct sl_l7_event *e = data;
+
+	if (len >= sizeof(*e))
+		push(ctx, FLOW_HTTP, e, sizeof(*e), e->ts_ns);
 	return 0;
 }
 
@@ -65,7 +81,7 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int flows_new(int ringbuf_fd, size_t capacity, struct flows **ret_flows)
+int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows **ret_flows)
 {
 	struct flows *f = calloc(1, sizeof(*f));
 	int r;
@@ -84,6 +100,10 @@ int flows_new(int ringbuf_fd, size_t capacity, struct flows **ret_flows)
 	if (!f->rb) {
 		r = -errno;
 		goto err_mutex;
+	}
+	if (http_ringbuf_fd >= 0 && ring_buffer__add(f->rb, http_ringbuf_fd, on_http_event, f) < 0) {
+		r = -errno;
+		goto err_rb;
 	}
 	r = -pthread_create(&f->thread, NULL, run, f);
 	if (r < 0)

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Policy flow events from the datapath's ring buffer (sluice_events), kept in memory for
- * `sluice observe`: a thread drains the ring every 100 ms and appends each record, numbered, to a bounded
- * buffer that drops the oldest when full. Readers ask for everything after a sequence number.
+ * Policy flow events from the datapath's ring buffers (sluice_events: NetworkPolicy verdicts on
+ * new flows; sluice_l7_events: HTTPPolicy verdicts on requests), kept in memory for `sluice
+ * observe`: a thread drains the rings every 100 ms and appends each record, numbered, to a
+ * bounded buffer that drops the oldest when full. Readers ask for everything after a sequence
+ * number.
  */
 #ifndef SL_AGENT_FLOWS_H
 #define SL_AGENT_FLOWS_H
@@ -12,16 +14,28 @@
 
 #include "sl_abi.h"
 
+enum flow_kind {
+	FLOW_L4,   /* ev */
+	FLOW_HTTP, /* http */
+};
+
 struct flow_rec {
 	uint64_t seq;	      /* 1, 2, ... in arrival order */
 	uint64_t realtime_ns; /* the event's time on CLOCK_REALTIME */
-	struct sl_pol_event ev;
+	enum flow_kind kind;
+	union {
+		struct sl_pol_event ev;
+		struct sl_l7_event http;
+	};
 };
 
 struct flows;
 
-/* Starts reading ringbuf_fd (a BPF ring buffer map) into a buffer of capacity records. */
-int flows_new(int ringbuf_fd, size_t capacity, struct flows **ret_flows)
+/*
+ * Starts reading ringbuf_fd (sluice_events) and, unless it is negative, http_ringbuf_fd
+ * (sluice_l7_events) into a buffer of capacity records.
+ */
+int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows **ret_flows)
 	__attribute__((warn_unused_result));
 /* Stops the thread and frees; NULL does nothing. */
 void flows_free(struct flows *f);

@@ -22,11 +22,12 @@
 #include "loader.h"
 #include "sl_abi.h"
 #include "sock_lb.skel.h"
+#include "l7_http.skel.h"
 #include "sockops.skel.h"
 #include "tc_pod.skel.h"
 #include "xdp_node.skel.h"
 
-#define LOADER_MAX_PROGS 16
+#define LOADER_MAX_PROGS 32
 
 struct loader {
 	char root[PATH_MAX];
@@ -34,6 +35,8 @@ struct loader {
 	struct xdp_node *xdp;
 	struct sockops *sockops;
 	struct sock_lb *sock_lb;
+	struct l7_http *l7; /* NULL: HTTPPolicy not enforced, l7_err says why */
+	char l7_err[256];
 	struct bpf_program *progs[LOADER_MAX_PROGS];
 	char xdp_mode[16];
 	size_t n_progs;
@@ -223,6 +226,8 @@ static void sizes_apply(struct bpf_object *obj, const struct loader_map_sizes *s
 		S("sluice_sk_rev", sock_rev), S("sluice_maglev", maglev_services),
 		S("sluice_ipcache", ipcache), S("sluice_policy", policy),
 		S("sluice_pol_ct", pol_ct),
+		S("sluice_l7_port", l7_ports), S("sluice_l7_rule", l7_rules),
+		S("sluice_l7_socks", l7_socks), S("sluice_l7_conn", l7_socks),
 #undef S
 	};
 	struct bpf_map *m;
@@ -336,6 +341,70 @@ fail:
 	return r;
 }
 
+/*
+ * The HTTPPolicy programs: loaded, pinned with the rest, and attached to sluice_l7_socks before
+ * sock_ops can add a socket to it (a socket added before its map has programs is never parsed).
+ * A kernel without what they need (sk_skb stream parsers, bpf_cast_to_kern_ctx, the BTF of
+ * struct sk_skb_cb) leaves HTTPPolicy unenforced with the reason logged; everything else runs.
+ */
+static void l7_load(struct loader *l, const struct loader_opts *opts, unsigned int hz,
+		    const char *maps_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps_dir);
+	struct bpf_program *p;
+	int r, fd;
+
+	if (!opts->http_policy) {
+		snprintf(l->l7_err, sizeof(l->l7_err), "switched off (http_policy: 0 in the config)");
+		return;
+	}
+	l->l7 = l7_http__open_opts(&oo);
+	if (!l->l7) {
+		snprintf(l->l7_err, sizeof(l->l7_err), "open BPF object l7_http: %s",
+			 strerror(errno));
+		return;
+	}
+	l->l7->rodata->sl_cfg.log_level = opts->log_level;
+	l->l7->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);
+	l->l7->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;
+	sizes_apply(l->l7->obj, &opts->sizes);
+	r = l7_http__load(l->l7);
+	if (r < 0) {
+		snprintf(l->l7_err, sizeof(l->l7_err),
+			 "load BPF object l7_http: %s (this kernel needs sk_skb stream parsers, the "
+			 "bpf_cast_to_kern_ctx kfunc (6.3+) and struct sk_skb_cb in its BTF)",
+			 strerror(-r));
+		goto fail;
+	}
+	fd = bpf_map__fd(l->l7->maps.sluice_l7_socks);
+	if (bpf_prog_attach(bpf_program__fd(l->l7->progs.sluice_l7_parser), fd,
+			    BPF_SK_SKB_STREAM_PARSER, 0) < 0 ||
+	    bpf_prog_attach(bpf_program__fd(l->l7->progs.sluice_l7_verdict), fd,
+			    BPF_SK_SKB_STREAM_VERDICT, 0) < 0) {
+		snprintf(l->l7_err, sizeof(l->l7_err),
+			 "attach the HTTPPolicy stream parser and verdict to sluice_l7_socks: %s",
+			 strerror(errno));
+		goto fail;
+	}
+	bpf_object__for_each_program(p, l->l7->obj)
+		if (l->n_progs < LOADER_MAX_PROGS)
+			l->progs[l->n_progs++] = p;
+	return;
+fail:
+	l7_http__destroy(l->l7);
+	l->l7 = NULL;
+}
+
+int loader_l7_ready(const struct loader *l)
+{
+	return l->l7 != NULL;
+}
+
+const char *loader_l7_error(const struct loader *l)
+{
+	return l->l7 ? NULL : l->l7_err;
+}
+
 int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char *err,
 	       size_t errlen)
 {
@@ -405,6 +474,9 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		OPEN_LOAD(sock_lb, sock_lb);
 #undef OPEN_LOAD
 	}
+	l7_load(l, opts, hz, maps_dir);
+	if (!l->l7 && opts->http_policy)
+		log_warn("loader", "HTTPPolicy not enforced", "err=\"%s\"", l->l7_err);
 
 	for (size_t i = 0; i < l->n_progs; i++) {
 		r = prog_pin(l, l->progs[i], err, errlen);
@@ -449,6 +521,7 @@ void loader_free(struct loader *l)
 	xdp_node__destroy(l->xdp);
 	sockops__destroy(l->sockops);
 	sock_lb__destroy(l->sock_lb);
+	l7_http__destroy(l->l7);
 	free(l);
 }
 
@@ -456,6 +529,8 @@ int loader_map_fd(const struct loader *l, const char *name)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(l->tc->obj, name);
 
+	if (!m && l->l7) /* its own maps: sluice_l7_events */
+		m = bpf_object__find_map_by_name(l->l7->obj, name);
 	return m ? bpf_map__fd(m) : -ENOENT;
 }
 

@@ -22,6 +22,9 @@ struct loader_map_sizes {
 	unsigned int ipcache;
 	unsigned int policy;
 	unsigned int pol_ct;
+	unsigned int l7_ports;
+	unsigned int l7_rules;
+	unsigned int l7_socks; /* sluice_l7_socks and sluice_l7_conn */
 };
 
 struct loader_opts {
@@ -31,6 +34,7 @@ struct loader_opts {
 	const char *uplink_ifname; /* node uplink for XDP; NULL: not attached */
 	unsigned int log_level;
 	unsigned int pol_events_per_sec; /* per CPU; 0: no policy events */
+	int http_policy; /* load the HTTPPolicy programs (l7_http.bpf.c) */
 };
 
 struct loader;
@@ -55,6 +59,13 @@ unsigned int loader_map_capacity(const struct loader *l, const char *name);
 
 /* How XDP is attached on the uplink: "link", "dispatcher", "native", "skb", or "" (none). */
 const char *loader_xdp_mode(const struct loader *l);
+
+/*
+ * Whether HTTPPolicy is enforced: its programs loaded and attached to sluice_l7_socks. When not,
+ * why (switched off in the config, or what the kernel lacks) is in loader_l7_error.
+ */
+int loader_l7_ready(const struct loader *l);
+const char *loader_l7_error(const struct loader *l);
 
 /*
  * Removes every pin under root: links detach, maps go; and detaches sluice_xdp_in from

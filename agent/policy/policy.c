@@ -223,7 +223,7 @@ static uint8_t proto_num(const char *p)
 }
 
 /* The container port a pod names name for proto, or -1. */
-static int pod_named_port(const cJSON *pod, const char *name, uint8_t proto)
+int policy_pod_named_port(const cJSON *pod, const char *name, uint8_t proto)
 {
 	const cJSON *c, *p;
 
@@ -909,7 +909,7 @@ static int allow_port(struct rule_ctx *rc, const struct ident *peer, const cJSON
 	if (!cJSON_IsString(pn))
 		return 0;
 	if (rc->dir == SL_POL_INGRESS) { /* the port of the endpoint itself */
-		v = pod_named_port(AT(&b->pods, struct ppod, rc->cx->pod)->pod, pn->valuestring,
+		v = policy_pod_named_port(AT(&b->pods, struct ppod, rc->cx->pod)->pod, pn->valuestring,
 				   k.proto);
 		if (v < 0)
 			return 0;
@@ -928,7 +928,7 @@ static int allow_port(struct rule_ctx *rc, const struct ident *peer, const cJSON
 	for (i = 0; i < peer->pods.n; i++) {
 		const struct ppod *p = AT(&b->pods, struct ppod, *AT(&peer->pods, size_t, i));
 
-		v = p->pod ? pod_named_port(p->pod, pn->valuestring, k.proto) : -1;
+		v = p->pod ? policy_pod_named_port(p->pod, pn->valuestring, k.proto) : -1;
 		if (v < 0)
 			continue;
 		k.dport = htons((uint16_t)v);

@@ -67,6 +67,9 @@ int policy_build(const struct store *st, const struct policy_input *in,
 	__attribute__((warn_unused_result));
 void policy_desired_free(struct policy_desired *d);
 
+/* The containerPort a pod's container names name for proto (IPPROTO_*), or -1. */
+int policy_pod_named_port(const cJSON *pod, const char *name, uint8_t proto);
+
 /* The endpoint's entry in d, or NULL (an endpoint no reconcile has seen). */
 const struct policy_ep *policy_ep_find(const struct policy_desired *d, unsigned int ep_id);
 /* The description of an identity number ("world" for an unknown one). */

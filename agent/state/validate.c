@@ -52,7 +52,12 @@ static const struct kind_info kinds[OBJ_KIND_MAX] = {
 				"endpointslices", { NULL }, true, NAME_SUBDOMAIN },
 	[OBJ_NETWORKPOLICY] = { "NetworkPolicy", "networking.k8s.io/v1", "networking.k8s.io",
 				"networkpolicies", { "netpol" }, true, NAME_SUBDOMAIN },
+	[OBJ_HTTPPOLICY] = { "HTTPPolicy", "sluice.dev/v1alpha1", "sluice.dev", "httppolicies",
+			     { "httppol" }, true, NAME_SUBDOMAIN },
 };
+
+const char *const httppol_methods[9] = { "GET",	    "HEAD",    "POST",	"PUT",	 "DELETE",
+					 "CONNECT", "OPTIONS", "TRACE", "PATCH" };
 
 struct vctx {
 	char who[160]; /* "Service default/web" */
@@ -1275,6 +1280,180 @@ static int validate_networkpolicy(struct vctx *v, cJSON *obj)
 	return 0;
 }
 
+/* ---- HTTPPolicy (sluice.dev/v1alpha1) ---- */
+
+/*
+ * Why a rule path could never match, or NULL: the datapath denies requests whose path has
+ * empty, "." or ".." segments, escapes of '.', '/' or '\\', or a backslash, as ambiguous.
+ */
+static const char *http_path_problem(const char *s)
+{
+	size_t n = strlen(s), i, seg = 1, dots = 0;
+	bool other = false;
+
+	if (s[0] != '/')
+		return "must start with '/'";
+	if (n > HTTPPOL_PATH_MAX)
+		return "must be at most 127 bytes";
+	for (i = 1; i <= n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '/' || c == ';' || c == '\0') {
+			if ((!other && (dots == 1 || dots == 2)) || (c == '/' && i == seg))
+				return "can never match: requests with empty, '.' or '..' segments are "
+				       "denied as ambiguous";
+			seg = i + 1;
+			dots = 0;
+			other = false;
+			continue;
+		}
+		if (c <= ' ' || c >= 0x7f || c == '?' || c == '#')
+			return "must be printable ASCII without spaces, '?' or '#' (the query is not "
+			       "matched)";
+		if (c == '\\')
+			return "can never match: requests with a backslash are denied as ambiguous";
+		if (c == '%' && i + 2 <= n &&
+		    ((s[i + 1] == '2' && strchr("eEfF", s[i + 2])) ||
+		     (s[i + 1] == '5' && strchr("cC", s[i + 2]))))
+			return "can never match: requests with %2e, %2f or %5c are denied as "
+			       "ambiguous";
+		if (c == '.')
+			dots++;
+		else
+			other = true;
+	}
+	return NULL;
+}
+
+static bool http_host_ok(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (!n || n > HTTPPOL_HOST_MAX)
+		return false;
+	if (s[0] == '[') /* an IPv6 literal */
+		return s[n - 1] == ']' && n > 2 && strspn(s + 1, "0123456789abcdefABCDEF:.") == n - 2;
+	for (i = 0; i < n; i++)
+		if (!is_alnum(s[i]) && s[i] != '-' && s[i] != '.')
+			return false;
+	return true;
+}
+
+static int validate_http_rule(struct vctx *v, const char *p, const cJSON *rule)
+{
+	char q[PATH_MAX_LEN], r[PATH_MAX_LEN];
+	const cJSON *methods = field(rule, "methods"), *path = field(rule, "path"), *m, *x;
+	const cJSON *host = field(rule, "host"), *exact, *prefix;
+	unsigned seen = 0;
+	const char *why;
+	int err, i = 0, k;
+
+	err = check_object(v, p, rule, true);
+	if (err < 0)
+		return err;
+	PATHF(q, "%s.methods", p);
+	err = check_string_array(v, q, methods);
+	if (err < 0)
+		return err;
+	cJSON_ArrayForEach(m, methods) {
+		PATHF(r, "%s[%d]", q, i++);
+		for (k = 0; k < 9 && strcmp(m->valuestring, httppol_methods[k]); k++)
+			;
+		if (k == 9)
+			return verr(v, r, m,
+				    "must be one of GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, "
+				    "TRACE, PATCH");
+		if (seen & (1u << k))
+			return verr(v, r, m, "duplicate method");
+		seen |= 1u << k;
+	}
+	PATHF(q, "%s.path", p);
+	err = check_object(v, q, path, false);
+	if (err < 0)
+		return err;
+	if (path) {
+		exact = field(path, "exact");
+		prefix = field(path, "prefix");
+		if (!!exact == !!prefix)
+			return verr(v, q, path, "must have exactly one of exact, prefix");
+		x = exact ? exact : prefix;
+		PATHF(r, "%s.%s", q, exact ? "exact" : "prefix");
+		err = check_string(v, r, x, true, NULL);
+		if (err < 0)
+			return err;
+		why = http_path_problem(x->valuestring);
+		if (why)
+			return verr(v, r, x, "%s", why);
+	}
+	PATHF(q, "%s.host", p);
+	err = check_string(v, q, host, false, NULL);
+	if (err < 0)
+		return err;
+	if (host && !http_host_ok(host->valuestring))
+		return verr(v, q, host,
+			    "must be a host name or an IP address (at most 64 bytes, without a "
+			    "port)");
+	return 0;
+}
+
+static int validate_httppolicy(struct vctx *v, cJSON *obj)
+{
+	char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
+	cJSON *spec = field(obj, "spec"), *ports, *port, *rules;
+	const cJSON *pn, *rule, *proto;
+	int err, i = 0;
+
+	err = check_object(v, "spec", spec, true);
+	if (err < 0)
+		return err;
+	err = check_label_selector(v, "spec.podSelector", field(spec, "podSelector"), true);
+	if (err < 0)
+		return err;
+	ports = field(spec, "ports");
+	err = check_array(v, "spec.ports", ports, true);
+	if (err < 0)
+		return err;
+	if (!cJSON_GetArraySize(ports))
+		return verr(v, "spec.ports", NULL, "must list at least one port");
+	cJSON_ArrayForEach(port, ports) {
+		PATHF(p, "spec.ports[%d]", i++);
+		err = check_object(v, p, port, true);
+		if (err < 0)
+			return err;
+		proto = field(port, "protocol");
+		PATHF(q, "%s.protocol", p);
+		if (proto && (!cJSON_IsString(proto) || strcmp(proto->valuestring, "TCP")))
+			return verr(v, q, proto, "must be TCP (HTTP/1.x runs over TCP)");
+		pn = field(port, "port");
+		PATHF(q, "%s.port", p);
+		if (cJSON_IsString(pn)) {
+			if (!iana_svc_name(pn->valuestring))
+				return verr(v, q, pn,
+					    "must be a port number or an IANA service name (at most "
+					    "15 lower-case alphanumerics or '-', with a letter)");
+		} else {
+			err = check_int(v, q, pn, true, 1, 65535, NULL);
+			if (err < 0)
+				return err;
+		}
+	}
+	rules = field(spec, "rules");
+	err = check_array(v, "spec.rules", rules, false);
+	if (err < 0)
+		return err;
+	if (cJSON_GetArraySize(rules) > HTTPPOL_MAX_RULES)
+		return verr(v, "spec.rules", NULL, "at most %d rules, got %d", HTTPPOL_MAX_RULES,
+			    cJSON_GetArraySize(rules));
+	i = 0;
+	cJSON_ArrayForEach(rule, rules) {
+		PATHF(p, "spec.rules[%d]", i++);
+		err = validate_http_rule(v, p, rule);
+		if (err < 0)
+			return err;
+	}
+	return 0;
+}
+
 /* ---- entry point ---- */
 
 static int validate_name(struct vctx *v, const struct kind_info *k, const cJSON *name)
@@ -1323,6 +1502,7 @@ int obj_validate(cJSON *obj, enum obj_kind *ret_kind, char *err, size_t errlen)
 		[OBJ_SERVICE] = validate_service,
 		[OBJ_ENDPOINTSLICE] = validate_endpointslice,
 		[OBJ_NETWORKPOLICY] = validate_networkpolicy,
+		[OBJ_HTTPPOLICY] = validate_httppolicy,
 	};
 	struct vctx v = { .err = err, .errlen = errlen };
 	const cJSON *kind, *api, *name, *ns;

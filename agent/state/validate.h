@@ -16,13 +16,14 @@ enum obj_kind {
 	OBJ_SERVICE,
 	OBJ_ENDPOINTSLICE,
 	OBJ_NETWORKPOLICY,
+	OBJ_HTTPPOLICY, /* sluice.dev/v1alpha1 */
 	OBJ_KIND_MAX,
 };
 
 /* "Namespace", "Pod", ... */
 const char *obj_kind_name(enum obj_kind kind);
 /* Lower-case plural used by the CLI and API: "namespaces", "pods", "services",
- * "endpointslices", "networkpolicies". */
+ * "endpointslices", "networkpolicies", "httppolicies". */
 const char *obj_kind_plural(enum obj_kind kind);
 /* Accepts the kind name, its plural, or kubectl short names (ns, po, svc, netpol, ...). */
 int obj_kind_parse(const char *s, enum obj_kind *ret_kind);
@@ -51,5 +52,13 @@ int obj_key(const cJSON *obj, char *buf, size_t len);
  */
 bool selector_matches_map(const cJSON *selector_map, const cJSON *labels);
 bool selector_matches_label_selector(const cJSON *label_selector, const cJSON *labels);
+
+/* HTTPPolicy limits, as the datapath has them (bpf/include/sl_abi.h). */
+#define HTTPPOL_MAX_RULES 64  /* per policy, and per (pod, port) over every policy */
+#define HTTPPOL_PATH_MAX  127 /* bytes of a rule path */
+#define HTTPPOL_HOST_MAX  64  /* bytes of a rule host */
+
+/* The HTTP method names an HTTPPolicy rule may list, in enum sl_http_method order. */
+extern const char *const httppol_methods[9];
 
 #endif

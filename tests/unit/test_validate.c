@@ -371,9 +371,9 @@ static void validate__long_value__truncated_in_message(void **state)
 static void obj_kind__names_and_plurals__round_trip(void **state)
 {
 	static const char *const names[] = { "Namespace", "Pod", "Service", "EndpointSlice",
-					     "NetworkPolicy" };
+					     "NetworkPolicy", "HTTPPolicy" };
 	static const char *const plurals[] = { "namespaces", "pods", "services", "endpointslices",
-					       "networkpolicies" };
+					       "networkpolicies", "httppolicies" };
 	enum obj_kind k, got;
 
 	(void)state;
@@ -403,6 +403,8 @@ static void obj_kind__parse__short_names_and_groups(void **state)
 		{ "networkpolicies.networking.k8s.io", OBJ_NETWORKPOLICY },
 		{ "endpointslice", OBJ_ENDPOINTSLICE },
 		{ "endpointslices.discovery.k8s.io", OBJ_ENDPOINTSLICE },
+		{ "httppol", OBJ_HTTPPOLICY },
+		{ "httppolicies.sluice.dev", OBJ_HTTPPOLICY },
 	};
 	static const char *const bad[] = { "", "deployments", "pods.apps", "po.", "services.v1",
 					   "p" };
