@@ -99,6 +99,7 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_L7_AMBIGUOUS] = "http_policy_denied_ambiguous_path",
 	[SL_STAT_L7_MALFORMED] = "http_policy_denied_malformed",
 	[SL_STAT_L7_TOO_LARGE] = "http_policy_denied_head_too_large",
+	[SL_STAT_L7_UPGRADE] = "http_policy_denied_upgrade",
 	[SL_STAT_L7_SOCK] = "http_policy_sockets",
 	[SL_STAT_L7_SOCK_FULL] = "http_policy_sockets_full",
 	[SL_STAT_L7_NO_REPLY] = "http_policy_denied_without_reply",
@@ -685,7 +686,7 @@ static cJSON *flow_side(const struct agent *a, const __u32 *addr, __u8 family, _
 static const char *const l7_reason_names[SL_L7_R_MAX] = {
 	[SL_L7_R_ALLOWED] = "allowed", [SL_L7_R_NO_RULE] = "no_rule",
 	[SL_L7_R_AMBIGUOUS] = "ambiguous_path", [SL_L7_R_MALFORMED] = "malformed",
-	[SL_L7_R_TOO_LARGE] = "head_too_large",
+	[SL_L7_R_TOO_LARGE] = "head_too_large", [SL_L7_R_UPGRADE] = "upgrade_not_allowed",
 };
 
 /* The start of a flow record: its number and time. */

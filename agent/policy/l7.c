@@ -153,6 +153,8 @@ static void rule_compile(const cJSON *r, unsigned int policy, struct sl_l7_rule 
 		for (k = 0; k < 9; k++)
 			if (cJSON_IsString(m) && !strcmp(m->valuestring, httppol_methods[k]))
 				out->methods |= 1u << k;
+	if (cJSON_IsTrue(jget(r, "upgrade")))
+		out->flags |= SL_L7_RULE_F_UPGRADE;
 	if ((p = jstr(path, "exact")))
 		out->path_kind = SL_L7_PATH_EXACT;
 	else if ((p = jstr(path, "prefix")))

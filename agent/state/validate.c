@@ -1385,6 +1385,10 @@ static int validate_http_rule(struct vctx *v, const char *p, const cJSON *rule)
 		if (why)
 			return verr(v, r, x, "%s", why);
 	}
+	PATHF(q, "%s.upgrade", p);
+	err = check_bool(v, q, field(rule, "upgrade"));
+	if (err < 0)
+		return err;
 	PATHF(q, "%s.host", p);
 	err = check_string(v, q, host, false, NULL);
 	if (err < 0)

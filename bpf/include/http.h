@@ -40,6 +40,7 @@ enum {
 	HDR_CLEN,
 	HDR_TE,
 	HDR_CONN,
+	HDR_UPGRADE,
 	HDR_N,
 };
 
@@ -49,11 +50,14 @@ static const volatile char hdr_names[HDR_N][32] = {
 	[HDR_CLEN] = "content-length",
 	[HDR_TE] = "transfer-encoding",
 	[HDR_CONN] = "connection",
+	[HDR_UPGRADE] = "upgrade",
 };
-static const volatile __u8 hdr_lens[HDR_N] = { 0, 4, 14, 17, 10 };
+static const volatile __u8 hdr_lens[HDR_N] = { 0, 4, 14, 17, 10, 7 };
 static const volatile char te_chunked[8] = "chunked";
 static const volatile char conn_close[8] = "close";
-#define HDR_CAND_ALL ((1u << HDR_HOST) | (1u << HDR_CLEN) | (1u << HDR_TE) | (1u << HDR_CONN))
+#define HDR_CAND_ALL                                                                             \
+	((1u << HDR_HOST) | (1u << HDR_CLEN) | (1u << HDR_TE) | (1u << HDR_CONN) |               \
+	 (1u << HDR_UPGRADE))
 
 static __always_inline __u8 lower(__u8 c)
 {
@@ -120,6 +124,7 @@ static __always_inline void head_reset(struct sl_l7_conn *c)
 	c->close = 0;
 	c->chunked = 0;
 	c->host_len = 0;
+	c->upgrade = 0;
 	c->head_len = 0;
 	c->path_len = 0;
 	c->clen = 0;
@@ -156,8 +161,9 @@ static __always_inline void path_byte(struct sl_l7_conn *c, __u8 ch)
 {
 	__u16 n = c->path_len;
 
-	if (n == 0 && ch != '/' && ch != '*')
-		bad(c, SL_L7_R_MALFORMED); /* absolute-form and authority-form: proxies only */
+	/* absolute-form is for proxies only; authority-form ("host:port") for CONNECT only */
+	if (n == 0 && ch != '/' && ch != '*' && c->method != SL_HTTP_CONNECT)
+		bad(c, SL_L7_R_MALFORMED);
 	if (n < SL_L7_PATH_MAX)
 		c->path[n & (SL_L7_PATH_MAX - 1)] = (char)ch;
 	if (n < 0xffff)
@@ -236,7 +242,7 @@ static __always_inline void header_end(struct sl_l7_conn *c)
 		return;
 	if (c->seen & bit) {
 		/* a second Host or Content-Length could be read either way by the server */
-		if (c->hdr != HDR_CONN)
+		if (c->hdr != HDR_CONN && c->hdr != HDR_UPGRADE)
 			bad(c, SL_L7_R_MALFORMED);
 		return;
 	}
@@ -258,6 +264,9 @@ static __always_inline void header_end(struct sl_l7_conn *c)
 	case HDR_CONN:
 		if (c->te_ok && c->tok == 5)
 			c->close = 1;
+		break;
+	case HDR_UPGRADE:
+		c->upgrade = 1;
 		break;
 	}
 }

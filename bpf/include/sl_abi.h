@@ -328,11 +328,16 @@ enum sl_http_method {
 /*
  * A request matches a rule when its method is one of methods (0: any), its path (the request
  * target up to '?') equals path or starts with it (path_kind), and its Host header, lower case
- * and without the port, equals host (host_len 0: any).
+ * and without the port, equals host (host_len 0: any). A request that would take the
+ * connection out of HTTP/1.x (an Upgrade header, or CONNECT) matches only a rule with
+ * SL_L7_RULE_F_UPGRADE, and the rest of its connection is then the server's, unjudged.
  */
+#define SL_L7_RULE_F_UPGRADE (1u << 0)
+
 struct sl_l7_rule {
 	__u32 methods;
 	__u32 policy; /* agent's index of the HTTPPolicy, for events */
+	__u32 flags;  /* SL_L7_RULE_F_* */
 	__u16 path_len;
 	__u8 path_kind;
 	__u8 host_len;
@@ -346,6 +351,7 @@ enum sl_l7_reason {
 	SL_L7_R_AMBIGUOUS, /* "//", dot segments, %2e %2f %5c or a backslash in the path */
 	SL_L7_R_MALFORMED,
 	SL_L7_R_TOO_LARGE,
+	SL_L7_R_UPGRADE, /* Upgrade or CONNECT, and no matching rule allows it */
 	SL_L7_R_MAX,
 };
 
@@ -355,6 +361,8 @@ enum sl_l7_reason {
 #define SL_L7_M_CHUNK	  2 /* a chunk-size line */
 #define SL_L7_M_TRAILER	  3 /* the trailer section after the last chunk */
 #define SL_L7_M_CLOSED	  4 /* nothing more is judged: everything is dropped */
+#define SL_L7_M_PASS	  5 /* nothing more is judged: everything passes (an allowed upgrade or
+			     * CONNECT, or the port lost its rules while framing was lost) */
 
 #define SL_L7_F_DENY	  (1u << 0) /* the current request was denied: drop its body */
 #define SL_L7_F_CHUNKED	  (1u << 1) /* the current body is chunked */
@@ -377,7 +385,8 @@ struct sl_l7_conn {
 	__u8 host_len;
 	__u32 head_len; /* bytes of the head the parser framed */
 	__u16 path_len; /* the request's whole path length (up to '?'); path holds the first bytes */
-	__u16 pad;
+	__u8 upgrade;	/* an Upgrade header */
+	__u8 pad;
 	__u64 clen; /* Content-Length */
 	char path[SL_L7_PATH_MAX];
 	char host[SL_L7_HOST_MAX];
@@ -457,6 +466,7 @@ enum sl_stat {
 	SL_STAT_L7_AMBIGUOUS,	 /* denied: a path a server could resolve elsewhere (dot segments...) */
 	SL_STAT_L7_MALFORMED,	 /* denied: not an HTTP/1.x request head the parser can frame */
 	SL_STAT_L7_TOO_LARGE,	 /* denied: request head longer than SL_L7_HEAD_MAX */
+	SL_STAT_L7_UPGRADE,	 /* denied: Upgrade or CONNECT where the rule does not allow it */
 	SL_STAT_L7_SOCK,	 /* server socket put in sluice_l7_socks for HTTP policy */
 	SL_STAT_L7_SOCK_FULL,	 /* ... could not be: sluice_l7_socks full (its requests pass unjudged) */
 	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */

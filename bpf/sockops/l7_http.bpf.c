@@ -35,7 +35,6 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 #define BPF_RB_NO_WAKEUP_ (1ULL << 0)
 #define NSEC_PER_SEC_	  1000000000ULL
 #define CHUNK_LINE_MAX	  1024
-#define SL_L7_M_PASS	  5 /* no rules for the port any more and framing lost: pass the rest */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -246,6 +245,8 @@ struct match {
 	__u32 set;
 	__u32 policy;
 	__u32 found;
+	__u32 tunnel;  /* the request leaves HTTP/1.x if allowed: Upgrade or CONNECT */
+	__u32 blocked; /* a rule matched but does not allow that */
 };
 
 static __always_inline bool bytes_eq(const char *a, const char *b, __u32 n, __u32 max)
@@ -294,6 +295,10 @@ static long match_cb(__u64 i, void *ctx)
 		return 0;
 	if (!path_ok(r, c))
 		return 0;
+	if (m->tunnel && !(r->flags & SL_L7_RULE_F_UPGRADE)) {
+		m->blocked = 1;
+		return 0;
+	}
 	m->found = 1;
 	m->policy = r->policy;
 	return 1;
@@ -603,15 +608,19 @@ int sluice_l7_verdict(struct __sk_buff *skb)
 	if (reason == SL_L7_R_ALLOWED) {
 		m.c = c;
 		m.set = pv->set;
+		m.tunnel = c->upgrade || c->method == SL_HTTP_CONNECT;
 		bpf_loop(pv->n_rules < SL_L7_RULES_PER_PORT ? pv->n_rules : SL_L7_RULES_PER_PORT,
 			 match_cb, &m, 0);
 		if (!m.found)
-			reason = SL_L7_R_NO_RULE;
+			reason = m.blocked ? SL_L7_R_UPGRADE : SL_L7_R_NO_RULE;
 	}
 	stat_add(SL_STAT_L7_ALLOWED + reason, len);
 	if (reason == SL_L7_R_ALLOWED) {
 		l7_event(skb, &pk, c, m.policy, reason, 0);
-		body_next(c, false);
+		if (m.tunnel)
+			c->mode = SL_L7_M_PASS; /* what follows is the server's protocol, not HTTP/1.x */
+		else
+			body_next(c, false);
 		return SK_PASS_;
 	}
 	if (!framed)

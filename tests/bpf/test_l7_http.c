@@ -180,6 +180,7 @@ struct rule_def {
 	uint8_t kind;
 	const char *path;
 	const char *host;
+	uint32_t flags;
 };
 
 #define M(x) (1u << SL_HTTP_##x)
@@ -195,7 +196,7 @@ static void rules_set(struct fix *f, uint16_t port, const struct rule_def *d, si
 	for (i = 0; i < n; i++) {
 		struct sl_l7_rule_key rk = { .set = SET, .idx = (uint32_t)i };
 		struct sl_l7_rule r = { .methods = d[i].methods, .policy = 40 + (uint32_t)i,
-					.path_kind = d[i].kind };
+					.path_kind = d[i].kind, .flags = d[i].flags };
 
 		if (d[i].path) {
 			r.path_len = (uint16_t)strlen(d[i].path);
@@ -221,9 +222,9 @@ static void rules_clear(struct fix *f, uint16_t port)
 
 /* GET and HEAD anywhere under /public, POST to /api exactly, anything with Host: admin.local */
 static const struct rule_def std_rules[] = {
-	{ M(GET) | M(HEAD), SL_L7_PATH_PREFIX, "/public", NULL },
-	{ M(POST), SL_L7_PATH_EXACT, "/api", NULL },
-	{ 0, SL_L7_PATH_ANY, NULL, "admin.local" },
+	{ M(GET) | M(HEAD), SL_L7_PATH_PREFIX, "/public", NULL, 0 },
+	{ M(POST), SL_L7_PATH_EXACT, "/api", NULL, 0 },
+	{ 0, SL_L7_PATH_ANY, NULL, "admin.local", 0 },
 };
 
 /* --- connections ---------------------------------------------------------------------------- */
@@ -606,6 +607,48 @@ static void events__one_per_request_with_method_path_host(void **state)
 	conn_close(&k);
 }
 
+static void upgrade_and_connect__only_where_a_rule_allows_then_unjudged(void **state)
+{
+	struct fix *f = *state;
+	const struct rule_def rules[] = {
+		{ M(GET), SL_L7_PATH_PREFIX, "/public", NULL, 0 },
+		{ M(GET), SL_L7_PATH_EXACT, "/ws", NULL, SL_L7_RULE_F_UPGRADE },
+		{ M(CONNECT), SL_L7_PATH_ANY, NULL, NULL, SL_L7_RULE_F_UPGRADE },
+	};
+	const char *ws = REQ("GET", "/ws", "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+	const char *sneak = REQ("GET", "/public/x", "Upgrade: websocket\r\nConnection: Upgrade\r\n");
+	const char *frames = "\x81\x85garbage that is no HTTP request\r\n\r\n";
+	const char *conn = "CONNECT db:5432 HTTP/1.1\r\nHost: db:5432\r\nUser-Agent: t/1\r\n\r\n";
+	struct conn k;
+
+	rules_set(f, PORT, rules, 3);
+	k = conn_open(f, PORT);
+	/* an Upgrade matched only by a rule that does not allow it: denied */
+	send_str(k.c, sneak);
+	client_gets(&k, 403, strlen(sneak), false);
+	server_gets(&k, "");
+	assert_int_equal(counter(f, SL_STAT_L7_UPGRADE), 1);
+	/* allowed where the rule says so; what follows is the server's protocol, passed */
+	send_str(k.c, ws);
+	server_gets(&k, ws);
+	send_str(k.c, frames);
+	server_gets(&k, frames);
+	conn_close(&k);
+	/* CONNECT (authority-form target) where a rule allows it: a tunnel, passed */
+	k = conn_open(f, PORT);
+	send_str(k.c, conn);
+	server_gets(&k, conn);
+	send_str(k.c, frames);
+	server_gets(&k, frames);
+	conn_close(&k);
+	/* and only there: no rule of the standard set allows a CONNECT */
+	rules_set(f, PORT, std_rules, 3);
+	k = conn_open(f, PORT);
+	send_str(k.c, conn);
+	client_gets(&k, 403, strlen(conn), false);
+	conn_close(&k);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -621,6 +664,7 @@ int main(void)
 		T(too_short_to_rewrite__dropped_and_counted),
 		T(ports_without_rules__not_in_the_sockhash),
 		T(events__one_per_request_with_method_path_host),
+		T(upgrade_and_connect__only_where_a_rule_allows_then_unjudged),
 	};
 #undef T
 	int err;

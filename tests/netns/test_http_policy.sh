@@ -198,4 +198,28 @@ grep -q 'HTTPPolicy default/bad: spec.rules\[0\].path.prefix: can never match' "
 	fail "bad policy error: $(cat "$TMP/bad.log")"
 "$SLUICE" delete -f "$TMP/pol.yaml" >/dev/null || fail "delete the HTTPPolicy"
 [ "$(code GET "http://$WEB:8080/admin")" = 200 ] || fail "after delete: GET /admin not 200"
+
+# --- the CRD's schema and the agent agree: examples accepted, each invalid object refused ------
+CRDV="$TOP/tests/tools/crd_validate.py"
+python3 -c 'import jsonschema, yaml' 2>/dev/null || fail "python3-jsonschema and python3-yaml missing (make deps)"
+python3 "$CRDV" "$TOP/deploy/crds/httppolicy.yaml" "$TOP/examples/httppolicy.yaml" >"$TMP/crd.log" ||
+	fail "examples/httppolicy.yaml against the CRD: $(cat "$TMP/crd.log")"
+"$SLUICE" apply -f "$TOP/examples/httppolicy.yaml" >/dev/null || fail "sluice apply examples/httppolicy.yaml"
+"$SLUICE" delete -f "$TOP/examples/httppolicy.yaml" >/dev/null || fail "delete the examples"
+bad_spec() {
+	printf 'apiVersion: sluice.dev/v1alpha1\nkind: HTTPPolicy\nmetadata: {name: bad, namespace: default}\nspec: %s\n' "$1" >"$TMP/b.yaml"
+	if python3 "$CRDV" "$TOP/deploy/crds/httppolicy.yaml" "$TMP/b.yaml" >/dev/null; then
+		fail "the CRD schema accepts spec $1"
+	fi
+	if "$SLUICE" apply -f "$TMP/b.yaml" >"$TMP/b.log" 2>&1; then fail "the agent accepts spec $1"; fi
+	grep -q "$2" "$TMP/b.log" || fail "spec $1: want \"$2\", got $(cat "$TMP/b.log")"
+}
+bad_spec '{podSelector: {}}' 'spec.ports: required'
+bad_spec '{podSelector: {}, ports: [{port: 70000}]}' 'spec.ports\[0\].port: must be between 1 and 65535'
+bad_spec '{podSelector: {}, ports: [{port: 80, protocol: UDP}]}' 'spec.ports\[0\].protocol: must be TCP'
+bad_spec '{podSelector: {}, ports: [{port: 80}], rules: [{methods: [FETCH]}]}' 'spec.rules\[0\].methods\[0\]: must be one of'
+bad_spec '{podSelector: {}, ports: [{port: 80}], rules: [{path: {exact: /a, prefix: /b}}]}' 'must have exactly one of exact, prefix'
+bad_spec '{podSelector: {}, ports: [{port: 80}], rules: [{path: {exact: a}}]}' "must start with '/'"
+bad_spec '{podSelector: {}, ports: [{port: 80}], rules: [{host: "a.com:80"}]}' 'spec.rules\[0\].host: must be a host name'
+bad_spec '{podSelector: {}, ports: [{port: 80}], rules: [{upgrade: "yes"}]}' 'spec.rules\[0\].upgrade: must be a boolean'
 echo "ok"

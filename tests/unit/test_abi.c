@@ -121,8 +121,8 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_POL_ALLOWED, 21);
 	assert_int_equal(SL_STAT_EVENT_LOST, 31);
 	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
-	assert_int_equal(SL_STAT_L7_NO_REPLY, 39);
-	assert_int_equal(SL_STAT_MAX, 40);
+	assert_int_equal(SL_STAT_L7_NO_REPLY, 40);
+	assert_int_equal(SL_STAT_MAX, 41);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -222,13 +222,14 @@ static void l7_structs__layout__pinned(void **state)
 	SZ(sl_l7_port_val, 8);
 	OFF(sl_l7_port_val, n_rules, 4);
 	SZ(sl_l7_rule_key, 8);
-	SZ(sl_l7_rule, 204);
+	SZ(sl_l7_rule, 208);
 	OFF(sl_l7_rule, policy, 4);
-	OFF(sl_l7_rule, path_len, 8);
-	OFF(sl_l7_rule, path_kind, 10);
-	OFF(sl_l7_rule, host_len, 11);
-	OFF(sl_l7_rule, host, 12);
-	OFF(sl_l7_rule, path, 76);
+	OFF(sl_l7_rule, flags, 8);
+	OFF(sl_l7_rule, path_len, 12);
+	OFF(sl_l7_rule, path_kind, 14);
+	OFF(sl_l7_rule, host_len, 15);
+	OFF(sl_l7_rule, host, 16);
+	OFF(sl_l7_rule, path, 80);
 	SZ(sl_l7_conn, 248);
 	OFF(sl_l7_conn, mode, 8);
 	OFF(sl_l7_conn, head_len, 16);
@@ -250,8 +251,11 @@ static void l7_structs__layout__pinned(void **state)
 	assert_int_equal(SL_HTTP_PATCH, 8);
 	assert_int_equal(SL_HTTP_OTHER, 9);
 	assert_int_equal(SL_L7_R_TOO_LARGE, 4);
+	assert_int_equal(SL_L7_R_UPGRADE, 5);
+	OFF(sl_l7_conn, upgrade, 22);
 	/* the counters follow the reasons, in the same order */
 	assert_int_equal(SL_STAT_L7_TOO_LARGE - SL_STAT_L7_ALLOWED, SL_L7_R_TOO_LARGE);
+	assert_int_equal(SL_STAT_L7_UPGRADE - SL_STAT_L7_ALLOWED, SL_L7_R_UPGRADE);
 }
 
 int main(void)

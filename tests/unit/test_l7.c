@@ -174,7 +174,7 @@ static void selected_pods_get_their_named_port(void **state)
 	httppol(t, "default", "p",
 		"{'podSelector':{'matchLabels':{'app':'web'}},'ports':[{'port':'http'}],"
 		"'rules':[{'methods':['GET','HEAD'],'path':{'prefix':'/api'}},"
-		"{'host':'Admin.Example'}]}");
+		"{'host':'Admin.Example','upgrade':true}]}");
 	build(t);
 	assert_int_equal(t->d.n_ports, 2);
 	assert_non_null(rules_of(t, "10.244.0.2", 8080, &n, r, 64));
@@ -186,6 +186,8 @@ static void selected_pods_get_their_named_port(void **state)
 	assert_int_equal(r[0].host_len, 0);
 	assert_int_equal(r[1].methods, 0);
 	assert_int_equal(r[1].path_kind, SL_L7_PATH_ANY);
+	assert_int_equal(r[0].flags, 0);
+	assert_int_equal(r[1].flags, SL_L7_RULE_F_UPGRADE);
 	assert_int_equal(r[1].host_len, 13);
 	assert_memory_equal(r[1].host, "admin.example", 13); /* lower case, as requests are */
 	assert_string_equal(l7_policy_name(&t->d, r[0].policy), "default/p");
@@ -289,6 +291,8 @@ static void invalid__refused_with_field_and_nothing_stored(void **state)
 		  "spec.rules[0].path.exact: must be printable ASCII without spaces, '?'" },
 		{ "{'podSelector':{},'ports':[{'port':80}],'rules':[{'host':'a.com:80'}]}",
 		  "spec.rules[0].host: must be a host name or an IP address" },
+		{ "{'podSelector':{},'ports':[{'port':80}],'rules':[{'upgrade':'yes'}]}",
+		  "spec.rules[0].upgrade: must be a boolean" },
 	};
 	struct t *t = *state;
 	size_t i;
