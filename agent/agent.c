@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <malloc.h>
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -58,7 +61,7 @@ static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
 	"sluice_ipcache", "sluice_policy", "sluice_pol_ct", "sluice_l7_port", "sluice_l7_rule",
-	"sluice_l7_socks", "sluice_l7_conn",
+	"sluice_l7_socks", "sluice_l7_conn", "sluice_l7_kill",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -103,6 +106,7 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_L7_SOCK] = "http_policy_sockets",
 	[SL_STAT_L7_SOCK_FULL] = "http_policy_sockets_full",
 	[SL_STAT_L7_NO_REPLY] = "http_policy_denied_without_reply",
+	[SL_STAT_L7_RESET] = "http_policy_reset",
 };
 
 static double mono_ms(void)
@@ -318,6 +322,91 @@ out:
 	return r;
 }
 
+/* The netns path of the local endpoint with the address k names, into buf; false if none. */
+static bool ep_netns_of(const struct store *st, const struct sl_l7_kill *k, char *buf,
+			size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	const struct store_ep *e;
+	size_t i;
+	int j;
+
+	if (!inet_ntop(k->family == SL_AF_INET ? AF_INET : AF_INET6, k->addr, ip, sizeof(ip)))
+		return false;
+	for (i = 0; i < store_ep_count(st); i++) {
+		e = store_ep_at(st, i);
+		for (j = 0; j < e->n_ips; j++)
+			if (!strcmp(e->ips[j], ip) && e->netns[0]) {
+				snprintf(buf, len, "%s", e->netns);
+				return true;
+			}
+	}
+	return false;
+}
+
+#define REAP_MAX 64
+
+/*
+ * Resets the connections sluice_l7_kill names (denied request heads too short for a 403): runs
+ * the sluice_l7_reset iterator in the network namespace of each one's pod, which is where an
+ * iterator must be created to see its sockets. On the flows thread, every 100 ms; an empty map
+ * costs one syscall. Entries whose pod is gone, or whose namespace cannot be entered, are
+ * dropped, so none is retried forever.
+ */
+static void l7_reap(void *ctx)
+{
+	struct agent *a = ctx;
+	int kfd = loader_map_fd(a->loader, "sluice_l7_kill"), lfd = loader_l7_reset_link(a->loader);
+	char paths[8][256], p[256], buf[128];
+	__u64 keys[REAP_MAX], key;
+	bool later[REAP_MAX];
+	int self, nfd, it, r;
+	size_t n = 0, n_paths = 0, i, k;
+	struct sl_l7_kill v;
+
+	if (kfd < 0 || lfd < 0 || bpf_map_get_next_key(kfd, NULL, &key) < 0)
+		return;
+	pthread_mutex_lock(&a->lock);
+	for (r = 0; r == 0 && n < REAP_MAX; r = bpf_map_get_next_key(kfd, &key, &key)) {
+		keys[n] = key;
+		later[n] = false;
+		if (bpf_map_lookup_elem(kfd, &key, &v) == 0 && ep_netns_of(a->store, &v, p, sizeof(p))) {
+			for (i = 0; i < n_paths && strcmp(paths[i], p); i++)
+				;
+			if (i == n_paths && n_paths < sizeof(paths) / sizeof(paths[0]))
+				snprintf(paths[n_paths++], sizeof(paths[0]), "%s", p);
+			later[n] = i == n_paths; /* no room this round: the next one */
+		}
+		n++;
+	}
+	pthread_mutex_unlock(&a->lock);
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	for (i = 0; self >= 0 && i < n_paths; i++) {
+		nfd = open(paths[i], O_RDONLY | O_CLOEXEC);
+		if (nfd >= 0 && setns(nfd, CLONE_NEWNET) == 0) {
+			it = bpf_iter_create(lfd);
+			while (it >= 0 && read(it, buf, sizeof(buf)) > 0)
+				;
+			if (it >= 0)
+				close(it);
+			if (setns(self, CLONE_NEWNET) < 0)
+				log_err("agent", "cannot return to the agent's netns", "err=\"%s\"",
+					strerror(errno));
+		} else {
+			log_warn("agent", "cannot reset HTTP connections in a pod's netns",
+				 "netns=%s err=\"%s\"", paths[i], strerror(errno));
+		}
+		if (nfd >= 0)
+			close(nfd);
+	}
+	if (self >= 0)
+		close(self);
+	/* what the iterator found it deleted; the rest is gone or unreachable */
+	for (k = 0; k < n; k++)
+		if (!later[k])
+			(void)bpf_map_delete_elem(kfd, &keys[k]);
+}
+
 /* The uplink's addresses (NodePorts answer on them); none without an uplink. */
 static void node_addrs_load(struct agent *a)
 {
@@ -399,6 +488,8 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	    (r = flows_new(r, loader_map_fd(a->loader, "sluice_l7_events"), FLOWS_KEEP, &a->flows)) < 0)
 		log_warn("agent", "policy flow events unavailable, `sluice observe` will show none",
 			 "err=\"%s\"", strerror(-r));
+	else if (loader_l7_reset_link(a->loader) >= 0)
+		flows_set_tick(a->flows, l7_reap, a);
 	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
 		 cfg->bpffs_root, loader_links_updated(a->loader),
 		 store_count(a->store, OBJ_POD) + store_count(a->store, OBJ_SERVICE),

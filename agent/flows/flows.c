@@ -22,6 +22,8 @@ struct flows {
 	size_t cap;
 	uint64_t last; /* seq of the newest record, 0 for none */
 	int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
+	void (*_Atomic tick)(void *ctx);
+	void *_Atomic tick_ctx;
 };
 
 static int64_t ts_ns(clockid_t c)
@@ -74,8 +76,12 @@ static void *run(void *arg)
 	/* the programs submit without waking anyone (events.h): drain on a timer */
 	while (!atomic_load(&f->stop)) {
 		f->mono_to_real = ts_ns(CLOCK_REALTIME) - ts_ns(CLOCK_MONOTONIC);
+		void (*tick)(void *) = atomic_load(&f->tick);
+
 		if (ring_buffer__consume(f->rb) < 0 && errno != EINTR)
 			break;
+		if (tick)
+			tick(atomic_load(&f->tick_ctx));
 		nanosleep(&nap, NULL);
 	}
 	return NULL;
@@ -118,6 +124,12 @@ err_mutex:
 err_free:
 	free(f);
 	return r;
+}
+
+void flows_set_tick(struct flows *f, void (*fn)(void *ctx), void *ctx)
+{
+	atomic_store(&f->tick_ctx, ctx);
+	atomic_store(&f->tick, fn);
 }
 
 void flows_free(struct flows *f)

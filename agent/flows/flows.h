@@ -37,6 +37,8 @@ struct flows;
  */
 int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows **ret_flows)
 	__attribute__((warn_unused_result));
+/* fn(ctx) runs on the reading thread after every drain (every 100 ms); before it, nothing. */
+void flows_set_tick(struct flows *f, void (*fn)(void *ctx), void *ctx);
 /* Stops the thread and frees; NULL does nothing. */
 void flows_free(struct flows *f);
 

@@ -23,6 +23,7 @@
 #include "sl_abi.h"
 #include "sock_lb.skel.h"
 #include "l7_http.skel.h"
+#include "l7_reset.skel.h"
 #include "sockops.skel.h"
 #include "tc_pod.skel.h"
 #include "xdp_node.skel.h"
@@ -37,6 +38,8 @@ struct loader {
 	struct sock_lb *sock_lb;
 	struct l7_http *l7; /* NULL: HTTPPolicy not enforced, l7_err says why */
 	char l7_err[256];
+	struct l7_reset *l7r;	       /* NULL: connections without room for a 403 are not reset */
+	struct bpf_link *l7r_link;     /* its iterator, for bpf_iter_create */
 	struct bpf_program *progs[LOADER_MAX_PROGS];
 	char xdp_mode[16];
 	size_t n_progs;
@@ -389,10 +392,34 @@ static void l7_load(struct loader *l, const struct loader_opts *opts, unsigned i
 	bpf_object__for_each_program(p, l->l7->obj)
 		if (l->n_progs < LOADER_MAX_PROGS)
 			l->progs[l->n_progs++] = p;
+	/* the reset iterator is a tracing program: a kernel may refuse it and run the rest */
+	l->l7r = l7_reset__open_opts(&oo);
+	r = l->l7r ? 0 : -errno;
+	if (!r) {
+		sizes_apply(l->l7r->obj, &opts->sizes);
+		r = l7_reset__load(l->l7r);
+	}
+	if (!r) {
+		l->l7r_link = bpf_program__attach_iter(l->l7r->progs.sluice_l7_reset, NULL);
+		r = l->l7r_link ? 0 : -errno;
+	}
+	if (r < 0) {
+		log_warn("loader",
+			 "HTTPPolicy cannot reset connections: a denied request too short for a 403 "
+			 "is dropped and its connection left open",
+			 "err=\"%s\"", strerror(-r));
+		l7_reset__destroy(l->l7r);
+		l->l7r = NULL;
+	}
 	return;
 fail:
 	l7_http__destroy(l->l7);
 	l->l7 = NULL;
+}
+
+int loader_l7_reset_link(const struct loader *l)
+{
+	return l->l7r_link ? bpf_link__fd(l->l7r_link) : -1;
 }
 
 int loader_l7_ready(const struct loader *l)
@@ -521,6 +548,8 @@ void loader_free(struct loader *l)
 	xdp_node__destroy(l->xdp);
 	sockops__destroy(l->sockops);
 	sock_lb__destroy(l->sock_lb);
+	bpf_link__destroy(l->l7r_link);
+	l7_reset__destroy(l->l7r);
 	l7_http__destroy(l->l7);
 	free(l);
 }

@@ -180,4 +180,13 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_l7_conn SEC(".maps");
 
+/* Connections to reset (see struct sl_l7_kill). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u64);
+	__type(value, struct sl_l7_kill);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l7_kill SEC(".maps");
+
 #endif

@@ -404,6 +404,18 @@ struct sl_l7_conn {
 	char tmp[8];	/* method / version bytes */
 };
 
+/*
+ * sluice_l7_kill: connections (socket cookie) to reset, because a denied head was too short to
+ * be rewritten into a reply. The agent runs the sluice_l7_reset iterator in the network
+ * namespace of the pod that owns addr, which destroys them (the client gets a RST).
+ */
+struct sl_l7_kill {
+	__u32 addr[4]; /* the server pod's address */
+	__u8 family;
+	__u8 pad[3];
+	__u32 pad2;
+};
+
 /* sluice_l7_events (ring buffer): one record per judged request, rate-limited per CPU. */
 #define SL_L7_EV_PATH 96
 #define SL_L7_EV_HOST 48
@@ -470,6 +482,7 @@ enum sl_stat {
 	SL_STAT_L7_SOCK,	 /* server socket put in sluice_l7_socks for HTTP policy */
 	SL_STAT_L7_SOCK_FULL,	 /* ... could not be: sluice_l7_socks full (its requests pass unjudged) */
 	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */
+	SL_STAT_L7_RESET,	 /* ... and its connection reset (sluice_l7_reset, run by the agent) */
 	SL_STAT_MAX,
 };
 

@@ -629,6 +629,11 @@ int sluice_l7_verdict(struct __sk_buff *skb)
 							       reason != SL_L7_R_TOO_LARGE);
 	l7_event(skb, &pk, c, 0, reason, ret ? 0 : framed ? 403 : 400);
 	if (ret) {
+		struct sl_l7_kill kv = { .family = pk.family };
+
+		/* no room for a reply: the agent resets the connection (sluice_l7_reset) */
+		__builtin_memcpy(kv.addr, pk.addr, sizeof(kv.addr));
+		bpf_map_update_elem(&sluice_l7_kill, &cookie, &kv, BPF_ANY);
 		stat_add(SL_STAT_L7_NO_REPLY, len);
 		c->close = 1;
 	}

@@ -35,6 +35,7 @@
 
 #include "sl_abi.h"
 #include "l7_http.skel.h"
+#include "l7_reset.skel.h"
 #include "sockops.skel.h"
 #include "tests/bpf/pktbuild.h"
 #include "tests/bpf/testrun.h"
@@ -49,6 +50,7 @@
 
 struct fix {
 	struct l7_http *l7;
+	struct l7_reset *rs;
 	struct sockops *so;
 	struct bpf_link *link;
 	struct ring_buffer *rb;
@@ -122,20 +124,23 @@ static int setup(void **state)
 		return -1;
 	f->l7 = l7_http__open();
 	f->so = sockops__open();
-	if (!f->l7 || !f->so)
+	f->rs = l7_reset__open();
+	if (!f->l7 || !f->so || !f->rs)
 		return -1;
 	f->l7->rodata->sl_cfg.pol_events_per_sec = 1000;
 	if (tr_pins_clear(f->l7->obj) < 0 || tr_pins_clear(f->so->obj) < 0 ||
-	    l7_http__load(f->l7) < 0)
+	    tr_pins_clear(f->rs->obj) < 0 || l7_http__load(f->l7) < 0)
 		return -1;
-#define REUSE(m)                                                                                  \
-	if (bpf_map__reuse_fd(f->so->maps.m, bpf_map__fd(f->l7->maps.m)) < 0)                     \
+#define REUSE(o, m)                                                                               \
+	if (bpf_map__reuse_fd(f->o->maps.m, bpf_map__fd(f->l7->maps.m)) < 0)                      \
 		return -1;
-	REUSE(sluice_l7_port);
-	REUSE(sluice_l7_socks);
-	REUSE(sluice_stats);
+	REUSE(so, sluice_l7_port);
+	REUSE(so, sluice_l7_socks);
+	REUSE(so, sluice_stats);
+	REUSE(rs, sluice_l7_kill);
+	REUSE(rs, sluice_stats);
 #undef REUSE
-	if (sockops__load(f->so) < 0)
+	if (sockops__load(f->so) < 0 || l7_reset__load(f->rs) < 0)
 		return -1;
 	/* the sockhash's programs first: a socket added before them is never parsed */
 	if (bpf_prog_attach(bpf_program__fd(f->l7->progs.sluice_l7_parser),
@@ -167,6 +172,7 @@ static int teardown(void **state)
 	close(f->lfd_open);
 	ring_buffer__free(f->rb);
 	bpf_link__destroy(f->link);
+	l7_reset__destroy(f->rs);
 	sockops__destroy(f->so);
 	l7_http__destroy(f->l7);
 	free(f);
@@ -537,11 +543,30 @@ static void http10_denied__http10_reply_then_nothing(void **state)
 	conn_close(&k);
 }
 
-static void too_short_to_rewrite__dropped_and_counted(void **state)
+/* What the agent does with sluice_l7_kill: runs the reset iterator in the pod's netns. */
+static void reset_run(struct fix *f)
+{
+	struct bpf_link *it = bpf_program__attach_iter(f->rs->progs.sluice_l7_reset, NULL);
+	char buf[64];
+	int fd;
+
+	assert_non_null(it);
+	fd = bpf_iter_create(bpf_link__fd(it));
+	assert_true(fd >= 0);
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	close(fd);
+	bpf_link__destroy(it);
+}
+
+static void too_short_to_rewrite__dropped_then_reset(void **state)
 {
 	struct fix *f = *state;
 	const char *tiny = "GET /x HTTP/1.1\r\n\r\n";
+	struct sl_l7_kill kv;
 	char buf[64];
+	__u64 cookie;
+	socklen_t len = sizeof(cookie);
 	struct conn k;
 
 	rules_set(f, PORT, std_rules, 3);
@@ -550,6 +575,19 @@ static void too_short_to_rewrite__dropped_and_counted(void **state)
 	server_gets(&k, "");
 	assert_int_equal(read_for(k.c, buf, sizeof(buf), 0), 0);
 	assert_int_equal(counter(f, SL_STAT_L7_NO_REPLY), 1);
+	/* the connection is marked for a reset, with the server's address */
+	assert_int_equal(getsockopt(k.s, SOL_SOCKET, SO_COOKIE, &cookie, &len), 0);
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(f->l7->maps.sluice_l7_kill), &cookie, &kv),
+			 0);
+	assert_int_equal(kv.family, SL_AF_INET);
+	assert_int_equal(kv.addr[0], htonl(INADDR_LOOPBACK));
+	reset_run(f);
+	assert_int_equal(counter(f, SL_STAT_L7_RESET), 1);
+	assert_int_equal(recv(k.c, buf, sizeof(buf), 0), -1);
+	assert_int_equal(errno, ECONNRESET);
+	assert_int_not_equal(bpf_map_lookup_elem(bpf_map__fd(f->l7->maps.sluice_l7_kill), &cookie,
+						 &kv),
+			     0);
 	conn_close(&k);
 }
 
@@ -661,7 +699,7 @@ int main(void)
 		T(bodies__content_length_and_chunked_framed),
 		T(malformed__400_and_nothing_more),
 		T(http10_denied__http10_reply_then_nothing),
-		T(too_short_to_rewrite__dropped_and_counted),
+		T(too_short_to_rewrite__dropped_then_reset),
 		T(ports_without_rules__not_in_the_sockhash),
 		T(events__one_per_request_with_method_path_host),
 		T(upgrade_and_connect__only_where_a_rule_allows_then_unjudged),

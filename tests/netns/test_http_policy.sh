@@ -162,6 +162,15 @@ grep -q '^HTTP/1.1 403' "$TMP/split.out" || fail "split request: no 403: $(head 
 printf 'GET /public/p1 web\nGET /public/p2 web\nGET /public/p3 web\n' | diff - "$TMP/access-web.log" >/dev/null ||
 	fail "pipelined/split: nginx logged $(cat "$TMP/access-web.log")"
 
+# --- a denied head too short to be rewritten into a 403: the connection is reset ---------------
+# curl without its default headers sends "GET /short HTTP/1.1\r\n\r\n", 23 bytes
+rc=0
+in_pod client curl -sS -o /dev/null -m 5 -H 'User-Agent:' -H 'Accept:' -H 'Host:' \
+	"http://$WEB:8080/short" 2>"$TMP/short.err" || rc=$?
+[ "$rc" = 56 ] && grep -q "reset by peer" "$TMP/short.err" ||
+	fail "short denied head: want curl's reset (exit 56), got exit $rc: $(cat "$TMP/short.err")"
+[ "$(counter http_policy_reset)" = 1 ] || fail "http_policy_reset: $(counter http_policy_reset)"
+
 # --- observe and counters ----------------------------------------------------------------------
 sleep 0.3 # the agent drains the event ring every 100 ms
 "$SLUICE" observe --no-follow --type http -o json >"$TMP/obs.json" || fail "observe"
@@ -178,9 +187,10 @@ jq -e -s 'map(select(.reason == "ambiguous_path")) | length == 2' "$TMP/obs.json
 grep -Eq "default/client:[0-9]+ -> default/web:8080  HTTP  denied  no_rule  ingress  DELETE /public/x host=$WEB -> 403" "$TMP/obs.txt" ||
 	fail "observe line format: $(head -n 3 "$TMP/obs.txt")"
 ! grep -q "  allowed  " "$TMP/obs.txt" || fail "observe --verdict denied printed an allowed request"
-# 5 single requests, 3 on the keep-alive connection, 3 pipelined; denied: 6, 2, 1 and the split one
+# 5 single requests, 3 on the keep-alive connection, 3 pipelined; denied: 6, 2, 1, the split
+# one and the short one
 [ "$(counter http_policy_allowed)" = 11 ] || fail "http_policy_allowed: $(counter http_policy_allowed)"
-[ "$(counter http_policy_denied_no_rule)" = 10 ] || fail "http_policy_denied_no_rule: $(counter http_policy_denied_no_rule)"
+[ "$(counter http_policy_denied_no_rule)" = 11 ] || fail "http_policy_denied_no_rule: $(counter http_policy_denied_no_rule)"
 [ "$(counter http_policy_denied_ambiguous_path)" = 2 ] || fail "http_policy_denied_ambiguous_path: $(counter http_policy_denied_ambiguous_path)"
 
 # --- an invalid policy is refused whole; deleting the policy lifts it -------------------------

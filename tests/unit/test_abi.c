@@ -122,7 +122,8 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_EVENT_LOST, 31);
 	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
 	assert_int_equal(SL_STAT_L7_NO_REPLY, 40);
-	assert_int_equal(SL_STAT_MAX, 41);
+	assert_int_equal(SL_STAT_L7_RESET, 41);
+	assert_int_equal(SL_STAT_MAX, 42);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -253,6 +254,8 @@ static void l7_structs__layout__pinned(void **state)
 	assert_int_equal(SL_L7_R_TOO_LARGE, 4);
 	assert_int_equal(SL_L7_R_UPGRADE, 5);
 	OFF(sl_l7_conn, upgrade, 22);
+	SZ(sl_l7_kill, 24);
+	OFF(sl_l7_kill, family, 16);
 	/* the counters follow the reasons, in the same order */
 	assert_int_equal(SL_STAT_L7_TOO_LARGE - SL_STAT_L7_ALLOWED, SL_L7_R_TOO_LARGE);
 	assert_int_equal(SL_STAT_L7_UPGRADE - SL_STAT_L7_ALLOWED, SL_L7_R_UPGRADE);
