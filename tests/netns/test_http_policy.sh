@@ -4,11 +4,12 @@
 # HTTPPolicy (sluice.dev/v1alpha1) in lab pods with a real server and client: nginx serves
 # pods web (selected by the policy, on its named port) and open (not selected); curl in the
 # client pod sends requests allowed and denied by method, path (exact and segment prefix) and
-# Host, on new connections and on one keep-alive connection mixing them, plus pipelined and
-# split requests from socat. What nginx's access log holds is what reached the server: every
-# allowed request once, no denied one. Denied requests get a 403 of Sluice's on the same
-# connection; `sluice observe` shows each verdict with method, path and policy; /metrics counts
-# them; deleting the policy lifts it.
+# Host, over IPv4 and IPv6, on new connections and on one keep-alive connection mixing them,
+# plus pipelined and split requests from socat. What nginx's access log holds is what reached
+# the server: every allowed request once, no denied one. Denied requests get a 403 of Sluice's
+# on the same connection, and one too short for it a reset; `sluice observe` shows each verdict
+# with method, path and policy; /metrics counts them; the CRD's schema and the agent refuse the
+# same invalid objects; deleting the policy lifts it.
 . "$(dirname "$0")/lib.sh"
 [ -n "${SL_TRACE:-}" ] && set -x
 
@@ -31,6 +32,7 @@ http {
 	keepalive_requests 1000;
 	server {
 		listen 8080;
+		listen [::]:8080;
 		location / {
 			default_type text/plain;
 			return 200 "$p \$request_method \$uri\n";
@@ -68,6 +70,8 @@ spec:
 EOF
 "$SLUICE" lab up "$TMP/lab.yaml" --name "$LAB" --metrics-address 127.0.0.1:9464 >"$TMP/up.log" 2>&1 || { cat "$TMP/up.log"; fail "lab up"; }
 WEB=$(pod_ip web) OPEN=$(pod_ip open)
+WEB6=$("$SLUICE" get pods -o json | jq -r '.items[] | select(.metadata.name=="web") | .status.podIPs[]?.ip | select(contains(":"))')
+[ -n "$WEB6" ] || fail "pod web has no IPv6 address"
 for ip in "$WEB" "$OPEN"; do
 	wait_for 10 in_pod client curl -sf -m 1 "http://$ip:8080/ready" || fail "nginx at $ip not answering"
 done
@@ -135,6 +139,10 @@ done
 [ "$(access "GET /anything admin.local" web)" = 1 ] || fail "nginx did not log the admin.local request once"
 n=$(wc -l <"$TMP/access-web.log")
 [ "$n" = 5 ] || fail "nginx logged $n requests, want the 5 allowed: $(cat "$TMP/access-web.log")"
+# IPv6: the same rules on the pod's other address
+[ "$(code GET "http://[$WEB6]:8080/public/v6" -g)" = 200 ] || fail "IPv6: GET /public/v6 not 200"
+[ "$(code GET "http://[$WEB6]:8080/admin" -g)" = 403 ] || fail "IPv6: GET /admin not 403"
+[ "$(access "GET /public/v6 [$WEB6]" web)" = 1 ] || fail "nginx did not log the IPv6 request once: $(cat "$TMP/access-web.log")"
 # a pod the policy does not select is not judged
 [ "$(code GET "http://$OPEN:8080/admin")" = 200 ] || fail "pod open: GET /admin not 200"
 
@@ -187,10 +195,10 @@ jq -e -s 'map(select(.reason == "ambiguous_path")) | length == 2' "$TMP/obs.json
 grep -Eq "default/client:[0-9]+ -> default/web:8080  HTTP  denied  no_rule  ingress  DELETE /public/x host=$WEB -> 403" "$TMP/obs.txt" ||
 	fail "observe line format: $(head -n 3 "$TMP/obs.txt")"
 ! grep -q "  allowed  " "$TMP/obs.txt" || fail "observe --verdict denied printed an allowed request"
-# 5 single requests, 3 on the keep-alive connection, 3 pipelined; denied: 6, 2, 1, the split
-# one and the short one
-[ "$(counter http_policy_allowed)" = 11 ] || fail "http_policy_allowed: $(counter http_policy_allowed)"
-[ "$(counter http_policy_denied_no_rule)" = 11 ] || fail "http_policy_denied_no_rule: $(counter http_policy_denied_no_rule)"
+# 5 single requests, 1 over IPv6, 3 on the keep-alive connection, 3 pipelined; denied: 6, 1
+# over IPv6, 2, 1, the split one and the short one
+[ "$(counter http_policy_allowed)" = 12 ] || fail "http_policy_allowed: $(counter http_policy_allowed)"
+[ "$(counter http_policy_denied_no_rule)" = 12 ] || fail "http_policy_denied_no_rule: $(counter http_policy_denied_no_rule)"
 [ "$(counter http_policy_denied_ambiguous_path)" = 2 ] || fail "http_policy_denied_ambiguous_path: $(counter http_policy_denied_ambiguous_path)"
 
 # --- an invalid policy is refused whole; deleting the policy lifts it -------------------------
