@@ -406,7 +406,7 @@ struct sl_l7_conn {
 
 /*
  * sluice_l7_kill: connections (socket cookie) to reset, because a denied head was too short to
- * be rewritten into a reply. The agent runs the sluice_l7_reset iterator in the network
+ * be rewritten into a reply, or sluice_l7_socks had no room for one to judge. The agent runs the sluice_l7_reset iterator in the network
  * namespace of the pod that owns addr, which destroys them (the client gets a RST).
  */
 struct sl_l7_kill {
@@ -480,7 +480,7 @@ enum sl_stat {
 	SL_STAT_L7_TOO_LARGE,	 /* denied: request head longer than SL_L7_HEAD_MAX */
 	SL_STAT_L7_UPGRADE,	 /* denied: Upgrade or CONNECT where the rule does not allow it */
 	SL_STAT_L7_SOCK,	 /* server socket put in sluice_l7_socks for HTTP policy */
-	SL_STAT_L7_SOCK_FULL,	 /* ... could not be: sluice_l7_socks full (its requests pass unjudged) */
+	SL_STAT_L7_SOCK_FULL,	 /* ... could not be (sluice_l7_socks full): the connection is reset */
 	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */
 	SL_STAT_L7_RESET,	 /* ... and its connection reset (sluice_l7_reset, run by the agent) */
 	SL_STAT_MAX,

@@ -41,10 +41,16 @@ static __always_inline void l7_add(struct bpf_sock_ops *skops)
 	if (!bpf_map_lookup_elem(&sluice_l7_port, &k))
 		return;
 	cookie = bpf_get_socket_cookie(skops);
-	if (bpf_sock_hash_update(skops, &sluice_l7_socks, &cookie, BPF_NOEXIST))
+	if (bpf_sock_hash_update(skops, &sluice_l7_socks, &cookie, BPF_NOEXIST)) {
+		/* a connection HTTPPolicy cannot judge is not let through: the agent resets it */
+		struct sl_l7_kill kv = { .family = k.family };
+
+		__builtin_memcpy(kv.addr, k.addr, sizeof(kv.addr));
+		bpf_map_update_elem(&sluice_l7_kill, &cookie, &kv, BPF_ANY);
 		stat_add(SL_STAT_L7_SOCK_FULL, 0);
-	else
+	} else {
 		stat_add(SL_STAT_L7_SOCK, 0);
+	}
 }
 
 SEC("sockops")

@@ -7,8 +7,11 @@
  * What the server socket reads is what a server process would see; what the client reads is
  * what a client would.
  *
- * Maps: both skeletons load with unpinned maps (tr_pins_clear); the sockops object reuses the
- * l7 object's maps, so the two share them as the agent's pins make them share.
+ * The agent's part in resets (running the sluice_l7_reset iterator where sluice_l7_kill names
+ * connections) is done by reset_run(), in this one namespace.
+ *
+ * Maps: the skeletons load with unpinned maps (tr_pins_clear); the sockops and l7_reset objects
+ * reuse the l7 object's maps, so they share them as the agent's pins make them share.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -60,6 +63,7 @@ struct fix {
 };
 
 static char cg_path[128];
+static unsigned int socks_max; /* sluice_l7_socks' size for the next setup; 0: the default */
 static char cg_parent_procs[160];
 
 /* --- the cgroup and the listener ------------------------------------------------------------ */
@@ -128,6 +132,8 @@ static int setup(void **state)
 	if (!f->l7 || !f->so || !f->rs)
 		return -1;
 	f->l7->rodata->sl_cfg.pol_events_per_sec = 1000;
+	if (socks_max && bpf_map__set_max_entries(f->l7->maps.sluice_l7_socks, socks_max) < 0)
+		return -1;
 	if (tr_pins_clear(f->l7->obj) < 0 || tr_pins_clear(f->so->obj) < 0 ||
 	    tr_pins_clear(f->rs->obj) < 0 || l7_http__load(f->l7) < 0)
 		return -1;
@@ -137,6 +143,7 @@ static int setup(void **state)
 	REUSE(so, sluice_l7_port);
 	REUSE(so, sluice_l7_socks);
 	REUSE(so, sluice_stats);
+	REUSE(so, sluice_l7_kill);
 	REUSE(rs, sluice_l7_kill);
 	REUSE(rs, sluice_stats);
 #undef REUSE
@@ -162,6 +169,16 @@ static int setup(void **state)
 	f->lfd_open = listen_on(OPEN_PORT);
 	*state = f;
 	return 0;
+}
+
+static int setup_one_sock(void **state)
+{
+	int r;
+
+	socks_max = 1;
+	r = setup(state);
+	socks_max = 0;
+	return r;
 }
 
 static int teardown(void **state)
@@ -687,6 +704,29 @@ static void upgrade_and_connect__only_where_a_rule_allows_then_unjudged(void **s
 	conn_close(&k);
 }
 
+static void sockhash_full__connection_reset_not_let_through(void **state)
+{
+	struct fix *f = *state;
+	const char *no = REQ("GET", "/admin", "");
+	struct conn a, b;
+	char buf[64];
+
+	rules_set(f, PORT, std_rules, 3);
+	a = conn_open(f, PORT);
+	b = conn_open(f, PORT); /* sluice_l7_socks holds one */
+	assert_int_equal(counter(f, SL_STAT_L7_SOCK), 1);
+	assert_int_equal(counter(f, SL_STAT_L7_SOCK_FULL), 1);
+	send_str(a.c, no);
+	client_gets(&a, 403, strlen(no), false);
+	reset_run(f);
+	assert_int_equal(counter(f, SL_STAT_L7_RESET), 1);
+	assert_int_equal(send(b.c, no, strlen(no), MSG_NOSIGNAL), -1);
+	assert_true(errno == ECONNRESET || errno == EPIPE);
+	assert_int_equal(read_for(b.s, buf, sizeof(buf), 0), 0); /* the server never saw it */
+	conn_close(&a);
+	conn_close(&b);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -703,6 +743,8 @@ int main(void)
 		T(ports_without_rules__not_in_the_sockhash),
 		T(events__one_per_request_with_method_path_host),
 		T(upgrade_and_connect__only_where_a_rule_allows_then_unjudged),
+		cmocka_unit_test_setup_teardown(sockhash_full__connection_reset_not_let_through,
+						setup_one_sock, teardown),
 	};
 #undef T
 	int err;
