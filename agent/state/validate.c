@@ -512,6 +512,20 @@ static int check_protocol(struct vctx *v, const char *path, cJSON *port)
 	return 0;
 }
 
+/* A port by number (1-65535; *ret gets it) or by name (an IANA service name). */
+static int check_port_or_name(struct vctx *v, const char *path, const cJSON *f, bool req,
+			      long *ret)
+{
+	if (cJSON_IsString(f)) {
+		if (!iana_svc_name(f->valuestring))
+			return verr(v, path, f,
+				    "must be a port number or an IANA service name (at most 15 "
+				    "lower-case alphanumerics or '-', with a letter)");
+		return 0;
+	}
+	return check_int(v, path, f, req, 1, 65535, ret);
+}
+
 static int check_label_selector(struct vctx *v, const char *path, const cJSON *sel, bool req)
 {
 	char p[PATH_MAX_LEN], q[PATH_MAX_LEN];
@@ -788,13 +802,8 @@ static int validate_service_port(struct vctx *v, const char *p, cJSON *port, con
 	    (cJSON_IsString(tp) && !*tp->valuestring)) {
 		if (set_number(port, "targetPort", (double)portnum) < 0)
 			return nomem(v);
-	} else if (cJSON_IsString(tp)) {
-		if (!iana_svc_name(tp->valuestring))
-			return verr(v, q, tp,
-				    "must be a port number or an IANA service name (at most 15 "
-				    "lower-case alphanumerics or '-', with a letter)");
 	} else {
-		err = check_int(v, q, tp, true, 1, 65535, NULL);
+		err = check_port_or_name(v, q, tp, true, NULL);
 		if (err < 0)
 			return err;
 	}
@@ -1162,16 +1171,9 @@ static int validate_policy_port(struct vctx *v, const char *p, cJSON *port)
 	pn = field(port, "port");
 	ep = field(port, "endPort");
 	PATHF(q, "%s.port", p);
-	if (cJSON_IsString(pn)) {
-		if (!iana_svc_name(pn->valuestring))
-			return verr(v, q, pn,
-				    "must be a port number or an IANA service name (at most 15 "
-				    "lower-case alphanumerics or '-', with a letter)");
-	} else {
-		err = check_int(v, q, pn, false, 1, 65535, &pnum);
-		if (err < 0)
-			return err;
-	}
+	err = check_port_or_name(v, q, pn, false, &pnum);
+	if (err < 0)
+		return err;
 	if (!ep)
 		return 0;
 	PATHF(q, "%s.endPort", p);
@@ -1430,16 +1432,9 @@ static int validate_httppolicy(struct vctx *v, cJSON *obj)
 			return verr(v, q, proto, "must be TCP (HTTP/1.x runs over TCP)");
 		pn = field(port, "port");
 		PATHF(q, "%s.port", p);
-		if (cJSON_IsString(pn)) {
-			if (!iana_svc_name(pn->valuestring))
-				return verr(v, q, pn,
-					    "must be a port number or an IANA service name (at most "
-					    "15 lower-case alphanumerics or '-', with a letter)");
-		} else {
-			err = check_int(v, q, pn, true, 1, 65535, NULL);
-			if (err < 0)
-				return err;
-		}
+		err = check_port_or_name(v, q, pn, true, NULL);
+		if (err < 0)
+			return err;
 	}
 	rules = field(spec, "rules");
 	err = check_array(v, "spec.rules", rules, false);

@@ -14,6 +14,7 @@
 #include "lb.h"
 #include "maps.h"
 #include "parse.h"
+#include "evrl.h"
 
 #define BPF_RB_NO_WAKEUP_ (1ULL << 0)
 
@@ -21,12 +22,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 256 * 1024);
 } sluice_events SEC(".maps");
-
-struct evrl {
-	__u64 window; /* start of the current second, bpf_ktime_get_ns() */
-	__u32 sent;
-	__u32 pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -49,14 +44,8 @@ static __always_inline void pol_event(const struct pkt *p, __u32 ep_id, __u32 pe
 	if (!rl)
 		return;
 	now = bpf_ktime_get_ns();
-	if (now - rl->window >= NSEC_PER_SEC) {
-		rl->window = now;
-		rl->sent = 0;
-	}
-	if (rl->sent >= rate) {
-		stat_add(SL_STAT_EVENT_SAMPLED, 0);
+	if (!ev_admit(rl, now))
 		return;
-	}
 	e = bpf_ringbuf_reserve(&sluice_events, sizeof(*e), 0);
 	if (!e) {
 		stat_add(SL_STAT_EVENT_LOST, 0);

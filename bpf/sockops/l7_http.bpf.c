@@ -22,7 +22,9 @@
  */
 #include "common.h"
 #include "maps.h"
+#include "evrl.h"
 #include "http.h"
+#include "l7.h"
 
 #include <bpf/bpf_core_read.h>
 
@@ -31,9 +33,7 @@ extern void *bpf_cast_to_kern_ctx(void *obj) __ksym;
 #define SK_DROP_ 0
 #define SK_PASS_ 1
 #define AF_INET_  2
-#define AF_INET6_ 10
 #define BPF_RB_NO_WAKEUP_ (1ULL << 0)
-#define NSEC_PER_SEC_	  1000000000ULL
 #define CHUNK_LINE_MAX	  1024
 
 struct {
@@ -41,17 +41,11 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } sluice_l7_events SEC(".maps");
 
-struct l7_evrl {
-	__u64 window;
-	__u32 sent;
-	__u32 pad;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct l7_evrl);
+	__type(value, struct evrl);
 } sluice_l7_evrl SEC(".maps");
 
 static __always_inline struct sk_skb_cb *skb_cb(struct __sk_buff *skb)
@@ -304,51 +298,23 @@ static long match_cb(__u64 i, void *ctx)
 	return 1;
 }
 
-static __always_inline void port_key(struct __sk_buff *skb, struct sl_l7_port_key *k)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->port = bpf_htons((__u16)skb->local_port); /* local_port: host byte order */
-	if (skb->family == AF_INET_) {
-		k->family = SL_AF_INET;
-		k->addr[0] = skb->local_ip4;
-		return;
-	}
-	k->addr[0] = skb->local_ip6[0];
-	k->addr[1] = skb->local_ip6[1];
-	k->addr[2] = skb->local_ip6[2];
-	k->addr[3] = skb->local_ip6[3];
-	if (!k->addr[0] && !k->addr[1] && k->addr[2] == bpf_htonl(0xffff)) {
-		k->family = SL_AF_INET;
-		k->addr[0] = k->addr[3];
-		k->addr[2] = k->addr[3] = 0;
-		return;
-	}
-	k->family = SL_AF_INET6;
-}
-
 static __always_inline void l7_event(struct __sk_buff *skb, const struct sl_l7_port_key *pk,
 				     const struct sl_l7_conn *c, __u32 policy, __u8 reason,
 				     __u16 status)
 {
-	__u32 rate = sl_cfg.pol_events_per_sec, zero = 0;
 	struct sl_l7_event *e;
-	struct l7_evrl *rl;
+	struct evrl *rl;
+	__u32 zero = 0;
 	__u64 now;
 
-	if (!rate)
+	if (!sl_cfg.pol_events_per_sec)
 		return;
 	rl = bpf_map_lookup_elem(&sluice_l7_evrl, &zero);
 	if (!rl)
 		return;
 	now = bpf_ktime_get_ns();
-	if (now - rl->window >= NSEC_PER_SEC_) {
-		rl->window = now;
-		rl->sent = 0;
-	}
-	if (rl->sent >= rate) {
-		stat_add(SL_STAT_EVENT_SAMPLED, 0);
+	if (!ev_admit(rl, now))
 		return;
-	}
 	e = bpf_ringbuf_reserve(&sluice_l7_events, sizeof(*e), 0);
 	if (!e) {
 		stat_add(SL_STAT_EVENT_LOST, 0);
@@ -359,17 +325,16 @@ static __always_inline void l7_event(struct __sk_buff *skb, const struct sl_l7_p
 	e->ts_ns = now;
 	e->family = pk->family;
 	__builtin_memcpy(e->daddr, pk->addr, sizeof(e->daddr));
-	if (pk->family == SL_AF_INET) {
+	if (skb->family == AF_INET_) {
 		e->saddr[0] = skb->remote_ip4;
 	} else {
+		__u8 fam = SL_AF_INET6;
+
 		e->saddr[0] = skb->remote_ip6[0];
 		e->saddr[1] = skb->remote_ip6[1];
 		e->saddr[2] = skb->remote_ip6[2];
 		e->saddr[3] = skb->remote_ip6[3];
-		if (!e->saddr[0] && !e->saddr[1] && e->saddr[2] == bpf_htonl(0xffff)) {
-			e->saddr[0] = e->saddr[3];
-			e->saddr[2] = e->saddr[3] = 0;
-		}
+		addr_unmap(e->saddr, &fam);
 	}
 	e->sport = (__u16)(skb->remote_port >> 16); /* network byte order, in the upper half */
 	if (!e->sport)
@@ -593,7 +558,7 @@ int sluice_l7_verdict(struct __sk_buff *skb)
 		return SK_DROP_;
 	if (c->mode != SL_L7_M_HEAD)
 		return verdict_body(c, len);
-	port_key(skb, &pk);
+	L7_PORT_KEY(&pk, skb);
 	pv = bpf_map_lookup_elem(&sluice_l7_port, &pk);
 	reason = c->reason;
 	framed = reason != SL_L7_R_MALFORMED && reason != SL_L7_R_TOO_LARGE;

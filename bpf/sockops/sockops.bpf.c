@@ -8,36 +8,14 @@
  */
 #include "common.h"
 #include "maps.h"
-
-/* The (local address, local port) key of a socket, an IPv4-mapped IPv6 address as IPv4. */
-static __always_inline void l7_key(struct bpf_sock_ops *skops, struct sl_l7_port_key *k)
-{
-	__builtin_memset(k, 0, sizeof(*k));
-	k->port = bpf_htons((__u16)skops->local_port); /* local_port: host byte order */
-	if (skops->family == 2 /* AF_INET */) {
-		k->family = SL_AF_INET;
-		k->addr[0] = skops->local_ip4;
-		return;
-	}
-	k->addr[0] = skops->local_ip6[0];
-	k->addr[1] = skops->local_ip6[1];
-	k->addr[2] = skops->local_ip6[2];
-	k->addr[3] = skops->local_ip6[3];
-	if (!k->addr[0] && !k->addr[1] && k->addr[2] == bpf_htonl(0xffff)) {
-		k->family = SL_AF_INET;
-		k->addr[0] = k->addr[3];
-		k->addr[2] = k->addr[3] = 0;
-		return;
-	}
-	k->family = SL_AF_INET6;
-}
+#include "l7.h"
 
 static __always_inline void l7_add(struct bpf_sock_ops *skops)
 {
 	struct sl_l7_port_key k;
 	__u64 cookie;
 
-	l7_key(skops, &k);
+	L7_PORT_KEY(&k, skops);
 	if (!bpf_map_lookup_elem(&sluice_l7_port, &k))
 		return;
 	cookie = bpf_get_socket_cookie(skops);
