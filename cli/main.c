@@ -35,6 +35,7 @@
 
 struct cli {
 	const char *sock;
+	const char *source; /* the one manifest sent unparsed: the agent's "request" in errors */
 };
 
 enum out_fmt {
@@ -191,7 +192,9 @@ static int call_json(const struct cli *cli, const char *method, const char *path
 	j = cJSON_ParseWithLength(resp.body, resp.len);
 	if (resp.status < 200 || resp.status >= 300) {
 		msg = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "error"));
-		if (msg)
+		if (msg && cli->source && !strncmp(msg, "request:", 8))
+			fprintf(stderr, "error: %s:%s\n", cli->source, msg + 8);
+		else if (msg)
 			fprintf(stderr, "error: %s\n", msg);
 		else
 			fprintf(stderr, "error: sluice-agent answered HTTP %ld to %s %s\n",
@@ -290,8 +293,13 @@ err_free_buf:
 	return r;
 }
 
-/* Reads one manifest, checks it parses, and appends it to the request body. */
-static int body_add_file(struct body *b, const char *path)
+/*
+ * Reads one manifest and appends it to the request body. With check, it must parse here first,
+ * so that an error names the file it is in; a request of one file goes unparsed (the agent
+ * parses it anyway, and its errors are put under the file's name), which spares a big apply a
+ * parse.
+ */
+static int body_add_file(struct body *b, const char *path, bool check)
 {
 	char err[512] = "";
 	cJSON *items = NULL;
@@ -320,13 +328,15 @@ static int body_add_file(struct body *b, const char *path)
 		goto out_free_buf;
 	}
 
-	r = manifest_parse(buf, len, path, &items, err, sizeof(err));
-	if (r < 0) {
-		fprintf(stderr, "error: %s\n", err[0] ? err : strerror(-r));
-		goto out_free_buf;
+	if (check) {
+		r = manifest_parse(buf, len, path, &items, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "error: %s\n", err[0] ? err : strerror(-r));
+			goto out_free_buf;
+		}
+		if (!cJSON_GetArraySize(items))
+			goto out_free_buf; /* nothing to send; r is 0 */
 	}
-	if (!cJSON_GetArraySize(items))
-		goto out_free_buf; /* nothing to send; r is 0 */
 
 	need = b->len + (b->len ? 5 : 0) + len + 1;
 	if (need - 1 > MANIFEST_MAX_BYTES) {
@@ -353,7 +363,7 @@ static int body_add_file(struct body *b, const char *path)
 	memcpy(b->buf + b->len, buf, len);
 	b->len += len;
 	b->buf[b->len] = '\0';
-	b->nobjs += (size_t)cJSON_GetArraySize(items);
+	b->nobjs += check ? (size_t)cJSON_GetArraySize(items) : 1; /* unchecked: the agent counts */
 
 out_free_buf:
 	cJSON_Delete(items);
@@ -403,7 +413,7 @@ static int body_add_dir(struct body *b, const char *dir)
 		}
 		if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
 			continue; /* directories named x.yaml and dangling links are skipped */
-		r = body_add_file(b, path);
+		r = body_add_file(b, path, true);
 	}
 	for (i = 0; i < n; i++)
 		free(ents[i]);
@@ -411,12 +421,12 @@ static int body_add_dir(struct body *b, const char *dir)
 	return r;
 }
 
-static int body_add_path(struct body *b, const char *path)
+static int body_add_path(struct body *b, const char *path, bool check)
 {
 	struct stat st;
 
 	if (strcmp(path, "-") == 0)
-		return body_add_file(b, path);
+		return body_add_file(b, path, check);
 	if (stat(path, &st) < 0) {
 		if (errno == ENOENT) {
 			fprintf(stderr, "error: the path \"%s\" does not exist\n", path);
@@ -427,7 +437,7 @@ static int body_add_path(struct body *b, const char *path)
 	}
 	if (S_ISDIR(st.st_mode))
 		return body_add_dir(b, path);
-	return body_add_file(b, path);
+	return body_add_file(b, path, check);
 }
 
 static int cmd_apply(struct cli *cli, int argc, char **argv, bool del)
@@ -476,8 +486,11 @@ static int cmd_apply(struct cli *cli, int argc, char **argv, bool del)
 		fprintf(stderr, "See 'sluice %s --help' for usage.\n", cmd);
 		return EXIT_USAGE;
 	}
+	/* one file (not a directory) goes unparsed: see body_add_file */
+	if (nfiles == 1)
+		cli->source = files[0];
 	for (i = 0; i < nfiles; i++) {
-		if (body_add_path(&b, files[i]) < 0) {
+		if (body_add_path(&b, files[i], nfiles > 1) < 0) {
 			r = EXIT_ERR;
 			goto out_free_body;
 		}
@@ -492,7 +505,10 @@ static int cmd_apply(struct cli *cli, int argc, char **argv, bool del)
 		      &resp);
 	if (r != EXIT_OK)
 		goto out_free_body;
-	if (print_results(stdout, resp, del) < 0) {
+	if (!cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(resp, "results"))) {
+		fprintf(stderr, "error: no objects passed to %s\n", cmd);
+		r = EXIT_ERR;
+	} else if (print_results(stdout, resp, del) < 0) {
 		fprintf(stderr, "error: sluice-agent's answer has no \"results\" list\n");
 		r = EXIT_ERR;
 	}

@@ -33,6 +33,7 @@ struct server {
 struct req {
 	char *buf;
 	size_t len;
+	size_t cap;
 	bool too_big;
 };
 
@@ -163,11 +164,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		if (rq->len + *upload_size > SERVER_MAX_BODY) {
 			rq->too_big = true;
 		} else {
-			char *nb = realloc(rq->buf, rq->len + *upload_size + 1);
+			if (rq->len + *upload_size + 1 > rq->cap) {
+				/* doubling: a body arrives in pieces of a few KiB, and growing by
+				 * each would copy a 7 MB apply hundreds of times */
+				size_t cap = rq->cap ? rq->cap : 65536;
+				char *nb;
 
-			if (!nb)
-				return MHD_NO;
-			rq->buf = nb;
+				while (cap < rq->len + *upload_size + 1)
+					cap *= 2;
+				nb = realloc(rq->buf, cap);
+				if (!nb)
+					return MHD_NO;
+				rq->buf = nb;
+				rq->cap = cap;
+			}
 			memcpy(rq->buf + rq->len, upload_data, *upload_size);
 			rq->len += *upload_size;
 			rq->buf[rq->len] = '\0';

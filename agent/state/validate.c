@@ -962,71 +962,77 @@ static int validate_service(struct vctx *v, cJSON *obj)
 
 /* ---- EndpointSlice ---- */
 
+/*
+ * One of an EndpointSlice's endpoints. An apply of 10,000 Services carries 100,000 of them, so
+ * field paths are formatted only for an error (each check here fails on the value alone).
+ */
 static int validate_endpoint(struct vctx *v, const char *p, const cJSON *ep, const char *atype)
 {
-	char q[PATH_MAX_LEN], r[PATH_MAX_LEN];
-	const cJSON *addrs, *a, *cond, *ref;
-	int err, j = 0, fam;
+	static const char *const conds[] = { "ready", "serving", "terminating" };
+	static const char *const refs[] = { "kind", "namespace", "name" };
+	bool fqdn = !strcmp(atype, "FQDN");
+	int want = strcmp(atype, "IPv4") ? AF_INET6 : AF_INET;
+	const cJSON *addrs, *a, *cond, *ref, *f;
+	char q[PATH_MAX_LEN];
+	int err, j = 0, n;
+	size_t i;
 
 	err = check_object(v, p, ep, true);
 	if (err < 0)
 		return err;
 	addrs = field(ep, "addresses");
-	PATHF(q, "%s.addresses", p);
-	err = check_string_array(v, q, addrs);
-	if (err < 0)
-		return err;
-	if (cJSON_GetArraySize(addrs) < 1)
-		return verr(v, q, NULL, "required (at least one address)");
-	if (cJSON_GetArraySize(addrs) > ES_MAX_ADDRESSES)
+	n = cJSON_GetArraySize(addrs);
+	if (!cJSON_IsArray(addrs) || n < 1 || n > ES_MAX_ADDRESSES) {
+		PATHF(q, "%s.addresses", p);
+		err = check_string_array(v, q, addrs);
+		if (err < 0)
+			return err;
+		if (n < 1)
+			return verr(v, q, NULL, "required (at least one address)");
 		return verr(v, q, NULL, "may hold at most %d addresses", ES_MAX_ADDRESSES);
+	}
 	cJSON_ArrayForEach(a, addrs) {
-		PATHF(r, "%s[%d]", q, j++);
-		if (!strcmp(atype, "FQDN")) {
-			if (!dns1123_subdomain(a->valuestring))
-				return verr(v, r, a, "must be a DNS-1123 subdomain (FQDN)");
-			continue;
+		if (!cJSON_IsString(a) ||
+		    (fqdn ? !dns1123_subdomain(a->valuestring) : ip_family(a->valuestring) != want)) {
+			PATHF(q, "%s.addresses[%d]", p, j);
+			if (!cJSON_IsString(a))
+				return verr(v, q, a, "must be a string");
+			if (fqdn)
+				return verr(v, q, a, "must be a DNS-1123 subdomain (FQDN)");
+			return verr(v, q, a, "must be a valid %s address", atype);
 		}
-		fam = ip_family(a->valuestring);
-		if (fam != (strcmp(atype, "IPv4") ? AF_INET6 : AF_INET))
-			return verr(v, r, a, "must be a valid %s address", atype);
+		j++;
 	}
 	cond = field(ep, "conditions");
-	PATHF(q, "%s.conditions", p);
-	err = check_object(v, q, cond, false);
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.conditions.ready", p);
-	err = check_bool(v, q, field(cond, "ready"));
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.conditions.serving", p);
-	err = check_bool(v, q, field(cond, "serving"));
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.conditions.terminating", p);
-	err = check_bool(v, q, field(cond, "terminating"));
-	if (err < 0)
-		return err;
+	if (cond && !cJSON_IsObject(cond)) {
+		PATHF(q, "%s.conditions", p);
+		return check_object(v, q, cond, false);
+	}
+	for (i = 0; cond && i < sizeof(conds) / sizeof(conds[0]); i++) {
+		f = field(cond, conds[i]);
+		if (f && !cJSON_IsBool(f)) {
+			PATHF(q, "%s.conditions.%s", p, conds[i]);
+			return check_bool(v, q, f);
+		}
+	}
 	ref = field(ep, "targetRef");
-	PATHF(q, "%s.targetRef", p);
-	err = check_object(v, q, ref, false);
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.targetRef.kind", p);
-	err = check_string(v, q, field(ref, "kind"), false, NULL);
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.targetRef.namespace", p);
-	err = check_string(v, q, field(ref, "namespace"), false, NULL);
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.targetRef.name", p);
-	err = check_string(v, q, field(ref, "name"), false, NULL);
-	if (err < 0)
-		return err;
-	PATHF(q, "%s.nodeName", p);
-	return check_string(v, q, field(ep, "nodeName"), false, NULL);
+	if (ref && !cJSON_IsObject(ref)) {
+		PATHF(q, "%s.targetRef", p);
+		return check_object(v, q, ref, false);
+	}
+	for (i = 0; ref && i < sizeof(refs) / sizeof(refs[0]); i++) {
+		f = field(ref, refs[i]);
+		if (f && !cJSON_IsString(f)) {
+			PATHF(q, "%s.targetRef.%s", p, refs[i]);
+			return check_string(v, q, f, false, NULL);
+		}
+	}
+	f = field(ep, "nodeName");
+	if (f && !cJSON_IsString(f)) {
+		PATHF(q, "%s.nodeName", p);
+		return check_string(v, q, f, false, NULL);
+	}
+	return 0;
 }
 
 static int validate_endpointslice(struct vctx *v, cJSON *obj)

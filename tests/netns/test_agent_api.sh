@@ -62,6 +62,13 @@ set -e
 [ $rc = 1 ] || fail "invalid apply exit $rc"
 grep -q 'Service team-a/broken: spec.ports\[0\].port: .*70000' "$TMP/err" || fail "error does not name object/field/value: $(cat "$TMP/err")"
 [ "$("$SLUICE" get namespaces -o json | jq '.items | length')" = 0 ] || fail "invalid apply was half-applied"
+# a syntax error in the one file applied (sent unparsed: the agent's error is put under its name)
+printf 'apiVersion: v1\nkind: Namespace\nmetadata: {name: x\n' >"$TMP/syntax.yaml"
+if "$SLUICE" apply -f "$TMP/syntax.yaml" >"$TMP/out" 2>"$TMP/err"; then fail "a YAML syntax error was applied"; fi
+grep -q "^error: $TMP/syntax.yaml: line [0-9]" "$TMP/err" || fail "syntax error does not name the file and line: $(cat "$TMP/err")"
+printf '# nothing here\n' >"$TMP/empty.yaml"
+if "$SLUICE" apply -f "$TMP/empty.yaml" >"$TMP/out" 2>"$TMP/err"; then fail "an empty manifest applied"; fi
+grep -qx "error: no objects passed to apply" "$TMP/err" || fail "empty manifest: $(cat "$TMP/err")"
 
 "$SLUICE" apply -f "$TMP/good" >"$TMP/out"
 grep -qx 'service/web created' "$TMP/out" && grep -qx 'namespace/team-a created' "$TMP/out" || fail "apply: $(cat "$TMP/out")"
