@@ -370,6 +370,7 @@ static void l7_load(struct loader *l, const struct loader_opts *opts, unsigned i
 	l->l7->rodata->sl_cfg.log_level = opts->log_level;
 	l->l7->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);
 	l->l7->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;
+	l->l7->rodata->sl_cfg.sk_slots_mask = SL_SK_SLOTS - 1;
 	sizes_apply(l->l7->obj, &opts->sizes);
 	r = l7_http__load(l->l7);
 	if (r < 0) {
@@ -482,6 +483,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
 		l->field->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);               \
 		l->field->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;        \
+		l->field->rodata->sl_cfg.sk_slots_mask = SL_SK_SLOTS - 1;                      \
 		sizes_apply(l->field->obj, &opts->sizes);                                     \
 		r = skel##__load(l->field);                                                   \
 		if (r < 0) {                                                                  \

@@ -76,6 +76,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_sk_rev SEC(".maps");
 
+/* Socket LB: recent TCP connect()s, direct-mapped by socket cookie (see struct sl_sk_slot). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_SK_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_sk_slot);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_sk_slot SEC(".maps");
+
 /* sessionAffinity ClientIP: (client, service) -> backend slot, with last use. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

@@ -19,6 +19,7 @@
 #define SL_MAX_BACKENDS_PER_SVC 1024
 #define SL_MAX_CT	 262144 /* sluice_ct: two entries (forward and reply) per flow */
 #define SL_MAX_SK_REV	 262144 /* sluice_sk_rev: translated sockets, for getpeername/recvmsg */
+#define SL_SK_SLOTS	 131072 /* sluice_sk_slot: recent TCP connect()s; a power of two */
 #define SL_MAX_AFFINITY	 65536
 #define SL_MAX_MAGLEV_SVCS 1024  /* services with a Maglev table (NodePort, external, LB) */
 #define SL_MAGLEV_DEFAULT 16381 /* prime; the agent may choose a larger prime per service */
@@ -132,6 +133,23 @@ struct sl_sk_rev_val {
 	__u8 family;
 	__u8 pad;
 	__u32 svc_id;
+};
+
+/*
+ * sluice_sk_slot: the translation of a TCP connect(), in slot cookie & (slots - 1) of an array,
+ * for getpeername. A connect() writes a slot and no hash entry: any hash or LRU map update
+ * from the connect hook costs about a microsecond here (a slot write about 0.1), and TCP
+ * connections are where the rate is. A slot is overwritten once SL_SK_SLOTS later sockets have
+ * cookies; the first getpeername() that finds its slot moves the entry into sluice_sk_rev,
+ * whose LRU then keeps it while the socket uses it. UDP keeps using sluice_sk_rev.
+ */
+struct sl_sk_slot {
+	__u64 cookie;	  /* 0: empty */
+	__u32 be_addr[4]; /* the backend the connect() went to */
+	__u16 be_port;	  /* network byte order */
+	__u8 be_family;
+	__u8 pad;
+	struct sl_sk_rev_val fe;
 };
 
 /*
@@ -513,6 +531,8 @@ struct sl_config {
 	 */
 	__u32 ns_per_jiffy;
 	__u32 pol_events_per_sec; /* per CPU; 0: no policy events */
+	__u32 sk_slots_mask;	  /* sluice_sk_slot's max_entries - 1 (a power of two); 0: none */
+	__u32 pad;
 };
 
 #endif

@@ -7,8 +7,10 @@
  *   sluice_peer4/6: getpeername() shows the frontend, as the application connected to it.
  * Frontend with no backend: the call fails with ECONNREFUSED at once (SL_STAT_NO_BACKEND).
  * Anything else (not a frontend, not TCP/UDP): left alone. IPv4-mapped IPv6 addresses on
- * dual-stack sockets are balanced as IPv4. Reverse entries live in sluice_sk_rev (LRU), keyed
- * by socket cookie. All bpf_sock_addr address and port fields are in network byte order.
+ * dual-stack sockets are balanced as IPv4. The reverse translation of a TCP connect() goes to a
+ * slot of sluice_sk_slot, moved into sluice_sk_rev (LRU, keyed by socket cookie and backend)
+ * by the first getpeername() that needs it; that of UDP goes to sluice_sk_rev at once (see
+ * struct sl_sk_slot). All bpf_sock_addr address and port fields are in network byte order.
  */
 #include "common.h"
 #include "lb.h"
@@ -65,8 +67,16 @@ static __always_inline void sa_write(struct bpf_sock_addr *ctx, bool v6, const s
 	ctx->user_ip6[3] = addr[3];
 }
 
+/* The slot of cookie, or NULL where the loader set no slots. */
+static __always_inline struct sl_sk_slot *sk_slot(__u64 cookie)
+{
+	__u32 idx = (__u32)cookie & sl_cfg.sk_slots_mask;
+
+	return sl_cfg.sk_slots_mask ? bpf_map_lookup_elem(&sluice_sk_slot, &idx) : NULL;
+}
+
 /* connect/sendmsg: frontend -> backend. Returns the hook verdict (1 allow, 0 refuse). */
-static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
+static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6, bool conn)
 {
 	__u8 proto = ctx->protocol; /* host byte order */
 	struct sl_aff_key ak = { .svc_id = 0 };
@@ -74,6 +84,7 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 	struct sl_sk_rev_val rv = { .svc_id = 0 };
 	struct sl_backend_val *b;
 	struct sl_svc_val *sv;
+	struct sl_sk_slot *sl;
 	struct sa s;
 	__u64 now = 0;
 
@@ -96,15 +107,24 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 		return 0;
 	}
 	rk.cookie = bpf_get_socket_cookie(ctx);
-	addr_copy(rk.addr, b->addr);
-	rk.port = b->port;
-	rk.family = b->family;
 	addr_copy(rv.addr, s.addr);
 	rv.port = s.port;
 	rv.family = s.family;
 	rv.svc_id = sv->svc_id;
-	if (bpf_map_update_elem(&sluice_sk_rev, &rk, &rv, BPF_ANY) < 0)
-		stat_add(SL_STAT_CT_FULL, 0);
+	sl = conn && proto == IPPROTO_TCP ? sk_slot(rk.cookie) : NULL;
+	if (sl) {
+		sl->cookie = rk.cookie;
+		addr_copy(sl->be_addr, b->addr);
+		sl->be_port = b->port;
+		sl->be_family = b->family;
+		sl->fe = rv;
+	} else {
+		addr_copy(rk.addr, b->addr);
+		rk.port = b->port;
+		rk.family = b->family;
+		if (bpf_map_update_elem(&sluice_sk_rev, &rk, &rv, BPF_ANY) < 0)
+			stat_add(SL_STAT_CT_FULL, 0);
+	}
 	sa_write(ctx, v6, &s, b->addr, b->port);
 	stat_add(SL_STAT_SOCK_LB, 0);
 	return 1;
@@ -114,7 +134,7 @@ static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6)
 static __always_inline int sock_rev(struct bpf_sock_addr *ctx, bool v6)
 {
 	struct sl_sk_rev_key rk = { .cookie = 0 };
-	struct sl_sk_rev_val *rv;
+	struct sl_sk_rev_val *rv, fe;
 	struct sa s;
 
 	sa_read(ctx, v6, &s);
@@ -123,6 +143,19 @@ static __always_inline int sock_rev(struct bpf_sock_addr *ctx, bool v6)
 	rk.port = s.port;
 	rk.family = s.family;
 	rv = bpf_map_lookup_elem(&sluice_sk_rev, &rk);
+	if (!rv && ctx->protocol == IPPROTO_TCP) {
+		struct sl_sk_slot *sl = sk_slot(rk.cookie);
+
+		if (!sl || sl->cookie != rk.cookie || sl->be_family != s.family ||
+		    sl->be_port != s.port || !addr_eq(sl->be_addr, s.addr))
+			return 1;
+		/* from here on the LRU keeps it, as long as the socket uses it */
+		fe = sl->fe;
+		if (bpf_map_update_elem(&sluice_sk_rev, &rk, &fe, BPF_ANY) < 0)
+			stat_add(SL_STAT_CT_FULL, 0);
+		sl->cookie = 0;
+		rv = &fe;
+	}
 	if (!rv)
 		return 1;
 	sa_write(ctx, v6, &s, rv->addr, rv->port);
@@ -133,25 +166,25 @@ static __always_inline int sock_rev(struct bpf_sock_addr *ctx, bool v6)
 SEC("cgroup/connect4")
 int sluice_conn4(struct bpf_sock_addr *ctx)
 {
-	return sock_fwd(ctx, false);
+	return sock_fwd(ctx, false, true);
 }
 
 SEC("cgroup/connect6")
 int sluice_conn6(struct bpf_sock_addr *ctx)
 {
-	return sock_fwd(ctx, true);
+	return sock_fwd(ctx, true, true);
 }
 
 SEC("cgroup/sendmsg4")
 int sluice_send4(struct bpf_sock_addr *ctx)
 {
-	return sock_fwd(ctx, false);
+	return sock_fwd(ctx, false, false);
 }
 
 SEC("cgroup/sendmsg6")
 int sluice_send6(struct bpf_sock_addr *ctx)
 {
-	return sock_fwd(ctx, true);
+	return sock_fwd(ctx, true, false);
 }
 
 SEC("cgroup/recvmsg4")

@@ -97,7 +97,8 @@ static void sl_ep_stats__layout__pinned(void **state)
 static void sl_config__layout__pinned(void **state)
 {
 	(void)state;
-	SZ(sl_config, 16);
+	SZ(sl_config, 24);
+	OFF(sl_config, sk_slots_mask, 16);
 	OFF(sl_config, log_level, 0);
 	OFF(sl_config, flags, 4);
 	OFF(sl_config, ns_per_jiffy, 8);
@@ -151,6 +152,11 @@ static void sl_lb_structs__layout__pinned(void **state)
 	SZ(sl_sk_rev_val, 24);
 	OFF(sl_sk_rev_val, port, 16);
 	OFF(sl_sk_rev_val, svc_id, 20);
+	SZ(sl_sk_slot, 56);
+	OFF(sl_sk_slot, be_addr, 8);
+	OFF(sl_sk_slot, be_port, 24);
+	OFF(sl_sk_slot, fe, 28);
+	assert_true((SL_SK_SLOTS & (SL_SK_SLOTS - 1)) == 0);
 	SZ(sl_aff_key, 32);
 	OFF(sl_aff_key, addr, 8);
 	OFF(sl_aff_key, svc_id, 24);
