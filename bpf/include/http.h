@@ -206,11 +206,10 @@ static __always_inline void value_byte(struct sl_l7_conn *c, __u8 ch)
 			c->host_port = 1;
 			break;
 		}
+		/* past SL_L7_HOST_MAX only counted: header_end makes it match no rule host */
 		if (t < SL_L7_HOST_MAX)
 			c->host[t & (SL_L7_HOST_MAX - 1)] = (char)l;
-		else
-			bad(c, SL_L7_R_MALFORMED); /* no rule host is that long: never matches */
-		c->tok = t + 1;
+		c->tok = t < 255 ? t + 1 : t; /* saturates: tok is a byte */
 		break;
 	case HDR_CLEN:
 		if (ch < '0' || ch > '9' || c->clen > (1ULL << 50)) {
@@ -218,18 +217,18 @@ static __always_inline void value_byte(struct sl_l7_conn *c, __u8 ch)
 			break;
 		}
 		c->clen = c->clen * 10 + (ch - '0');
-		c->tok = t + 1;
+		c->tok = t < 255 ? t + 1 : t; /* saturates: tok is a byte */
 		break;
 	case HDR_TE:
 		if (t >= 7 || l != te_chunked[t & 7])
 			c->te_ok = 0;
-		c->tok = t + 1;
+		c->tok = t < 255 ? t + 1 : t; /* saturates: tok is a byte */
 		break;
 	case HDR_CONN:
 		/* "close" alone; a list with close in it is rare and only loses keep-alive */
 		if (t >= 5 || l != conn_close[t & 7])
 			c->te_ok = 0;
-		c->tok = t + 1;
+		c->tok = t < 255 ? t + 1 : t; /* saturates: tok is a byte */
 		break;
 	}
 }
@@ -249,7 +248,7 @@ static __always_inline void header_end(struct sl_l7_conn *c)
 	c->seen |= bit;
 	switch (c->hdr) {
 	case HDR_HOST:
-		c->host_len = c->tok > SL_L7_HOST_MAX ? SL_L7_HOST_MAX : c->tok;
+		c->host_len = c->tok > SL_L7_HOST_MAX ? 0xff : c->tok; /* 0xff: no rule's */
 		break;
 	case HDR_CLEN:
 		if (!c->tok)

@@ -74,9 +74,7 @@ static __always_inline struct sl_l7_conn *conn_get(__u64 cookie)
 	if (c)
 		return c;
 	head_reset(&zero);
-	if (bpf_map_update_elem(&sluice_l7_conn, &cookie, &zero, BPF_NOEXIST) &&
-	    bpf_map_lookup_elem(&sluice_l7_conn, &cookie) == NULL)
-		return NULL;
+	(void)bpf_map_update_elem(&sluice_l7_conn, &cookie, &zero, BPF_NOEXIST);
 	return bpf_map_lookup_elem(&sluice_l7_conn, &cookie);
 }
 

@@ -372,6 +372,9 @@ static void allowed__passes_denied__403_and_never_reaches_server(void **state)
 	conn_close(&k);
 }
 
+#define H32  "a234567.b234567.c234567.d234567."
+#define H256 H32 H32 H32 H32 H32 H32 H32 H32
+
 static void methods_paths_hosts(void **state)
 {
 	struct fix *f = *state;
@@ -390,6 +393,13 @@ static void methods_paths_hosts(void **state)
 		{ "GET /anything HTTP/1.1\r\nHost: admin.local.evil\r\nAccept: */*\r\n\r\n", false },
 		{ "PURGE /public HTTP/1.1\r\nHost: web\r\nAccept: */*\r\n\r\n", false },
 		{ "get /public HTTP/1.1\r\nHost: web\r\nAccept: */*\r\n\r\n", false },
+		/* a Host longer than any rule host is no error: it matches no host rule */
+		{ "GET /public/x HTTP/1.1\r\nHost: a23456789.b23456789.c23456789.d23456789.e23456789"
+		  ".f23456789.g2345\r\nAccept: */*\r\n\r\n", true },
+		{ "GET /x HTTP/1.1\r\nHost: admin.local.a23456789.b23456789.c23456789.d23456789"
+		  ".e23456789.f2\r\nAccept: */*\r\n\r\n", false },
+		/* nor one whose length would wrap a byte count back to a rule host's */
+		{ "GET /x HTTP/1.1\r\nHost: " H256 "admin.local\r\nAccept: */*\r\n\r\n", false },
 	};
 	struct conn k;
 	size_t i;
