@@ -5,6 +5,7 @@
  * until EOF (or until EXPECT bytes), and closes. One connection at a time.
  *
  *   connlat [-n N] [-w W] [-t TIMEOUT_MS] [-d DEADLINE_S] [-e EXPECT] [-q] ADDR PORT [ADDR PORT]...
+ *   connlat -P SIZE [-n N] [-w W] [-t TIMEOUT_MS] [-d DEADLINE_S] [-q] ADDR PORT [ADDR PORT]...
  *
  * With several targets, each iteration makes one transaction to every target, in an order that
  * rotates from one iteration to the next, so all targets see the same machine (the same other
@@ -23,6 +24,15 @@
  * we read to EOF and close with SO_LINGER {1, 0}: the RST that sends takes the server's socket
  * out of FIN_WAIT2 at once, and an aborted socket never enters TIME_WAIT. Neither side keeps
  * state after a transaction, so no port runs out and no tuple collides, however many runs.
+ *
+ * With -P SIZE it measures request/response on established connections instead (ping-pong
+ * against an echo server such as `connsrv -E`): one TCP connection per target, opened first, then
+ * N rounds (after W warm-up ones) of one round trip per target in the same rotating order: write
+ * SIZE bytes, read SIZE bytes back. Round trips to the targets alternate microseconds apart, so a
+ * slow phase of the machine lands on all of them alike; sockperf runs, one target at a time, are
+ * seconds apart. It prints per target:
+ *   target=ADDR:PORT rr_p50_us=.. rr_p99_us=.. n=.. errors=..
+ * A target whose connection fails is closed and counts its remaining rounds as errors.
  *
  * Every socket operation times out after TIMEOUT_MS (SO_SNDTIMEO bounds connect() too), and
  * the whole run stops at DEADLINE_S. Exit status: 0, or 1 when more than 1 % of one target's
@@ -56,6 +66,7 @@ struct opts {
 	long timeout_ms;
 	double deadline_s;
 	long expect;
+	long pp_size;	/* -P: ping-pong message size, 0 for the new-connection mode */
 	bool quiet;
 };
 
@@ -69,6 +80,7 @@ struct target {
 	double txn_sum_ns;
 	long ok;
 	long errors;
+	int fd;		/* -P: the established connection, -1 once it failed */
 };
 
 static double now_ns(void)
@@ -172,11 +184,79 @@ err_close:
 	return err;
 }
 
+
+/* -P: opens t's connection, with the same timeouts and options as a transaction's socket. */
+static int pp_open(struct target *t, const struct opts *o)
+{
+	struct timeval tv = { .tv_sec = o->timeout_ms / 1000,
+			      .tv_usec = (o->timeout_ms % 1000) * 1000 };
+	int fd, one = 1, err;
+
+	fd = socket(t->ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, IPPROTO_TCP);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) < 0 ||
+	    connect(fd, t->ai->ai_addr, t->ai->ai_addrlen) < 0) {
+		err = errno == EINPROGRESS ? -ETIMEDOUT : -errno;
+		close(fd);
+		return err;
+	}
+	t->fd = fd;
+	return 0;
+}
+
+/* -P: one round trip on t's connection; with measure, recorded in t->txn (µs). */
+static void pp_record(struct target *t, const struct opts *o, const char *msg, char *buf,
+		      bool measure)
+{
+	const char *what = "write";
+	long got = 0;
+	double t0, t1;
+	ssize_t n;
+	int err;
+
+	if (t->fd < 0) {
+		t->errors += measure;
+		return;
+	}
+	t0 = now_ns();
+	n = write(t->fd, msg, (size_t)o->pp_size);
+	if (n != o->pp_size) {
+		err = n < 0 ? errno : EIO;
+		goto fail;
+	}
+	what = "read";
+	while (got < o->pp_size) {
+		n = read(t->fd, buf + got, (size_t)(o->pp_size - got));
+		if (n <= 0) {
+			err = n < 0 ? (errno == EAGAIN ? ETIMEDOUT : errno) : ECONNRESET;
+			goto fail;
+		}
+		got += n;
+	}
+	t1 = now_ns();
+	if (measure)
+		t->txn[t->ok++] = (t1 - t0) / 1e3;
+	return;
+
+fail:
+	if (!o->quiet)
+		fprintf(stderr, "connlat: %s %s port %s: %s\n", what, t->addr, t->port,
+			strerror(err));
+	close(t->fd);
+	t->fd = -1;
+	t->errors += measure;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: connlat [-n N] [-w W] [-t TIMEOUT_MS] [-d DEADLINE_S] [-e EXPECT] [-q] ADDR PORT [ADDR PORT]...\n"
-		"  -n N           measured transactions per target (default 2000)\n"
+		"       connlat -P SIZE [-n N] [-w W] [-t TIMEOUT_MS] [-d DEADLINE_S] [-q] ADDR PORT [ADDR PORT]...\n"
+		"  -P SIZE        ping-pong: SIZE-byte round trips on one established connection per target\n"
+		"  -n N           measured transactions (with -P: round trips) per target (default 2000)\n"
 		"  -w W           warm-up transactions per target, not measured (default 200)\n"
 		"  -t TIMEOUT_MS  timeout of each connect/read/write (default 1000)\n"
 		"  -d DEADLINE_S  stop the whole run after this long (default 60)\n"
@@ -226,12 +306,13 @@ int main(int argc, char **argv)
 	struct opts o = { .n = 2000, .warmup = 200, .timeout_ms = 1000, .deadline_s = 60 };
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST };
 	struct target tg[MAX_TARGETS] = { 0 };
+	char *msg = NULL;
 	double end_by;
 	long i, dl;
 	bool cut = false;
 	int c, r, k, j, nt, rc = 0;
 
-	while ((c = getopt(argc, argv, "n:w:t:d:e:qh")) != -1) {
+	while ((c = getopt(argc, argv, "n:w:t:d:e:P:qh")) != -1) {
 		switch (c) {
 		case 'n':
 			r = parse_long(optarg, 1, MAX_ITER, &o.n);
@@ -248,6 +329,9 @@ int main(int argc, char **argv)
 			break;
 		case 'e':
 			r = parse_long(optarg, 1, 1 << 30, &o.expect);
+			break;
+		case 'P':
+			r = parse_long(optarg, 1, READ_BUF, &o.pp_size);
 			break;
 		case 'q':
 			o.quiet = true;
@@ -271,6 +355,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);
+	for (k = 0; k < MAX_TARGETS; k++)
+		tg[k].fd = -1;
 	for (k = 0; k < nt; k++) {
 		tg[k].addr = argv[optind + 2 * k];
 		tg[k].port = argv[optind + 2 * k + 1];
@@ -290,21 +376,55 @@ int main(int argc, char **argv)
 		}
 	}
 
+	if (o.pp_size) {
+		msg = calloc(2, (size_t)o.pp_size);
+		if (!msg) {
+			fprintf(stderr, "connlat: out of memory\n");
+			rc = 1;
+			goto out_free;
+		}
+		memset(msg, 'p', (size_t)o.pp_size);
+		for (k = 0; k < nt; k++) {
+			r = pp_open(&tg[k], &o);
+			if (r < 0) {
+				fprintf(stderr, "connlat: connect %s port %s: %s\n", tg[k].addr,
+					tg[k].port, strerror(-r));
+				rc = 1;
+				goto out_free;
+			}
+		}
+	}
+
 	/* iteration i visits the targets starting at i % nt: each target takes each place in
 	 * the round equally often */
 	end_by = now_ns() + o.deadline_s * 1e9;
 	for (i = 0; i < o.warmup && now_ns() < end_by; i++)
 		for (j = 0; j < nt; j++)
-			txn_record(&tg[(i + j) % nt], &o, false);
+			if (o.pp_size)
+				pp_record(&tg[(i + j) % nt], &o, msg, msg + o.pp_size, false);
+			else
+				txn_record(&tg[(i + j) % nt], &o, false);
 	for (i = 0; i < o.n; i++) {
 		if (now_ns() >= end_by) {
 			cut = true;
 			break;
 		}
 		for (j = 0; j < nt; j++)
-			txn_record(&tg[(i + j) % nt], &o, true);
+			if (o.pp_size)
+				pp_record(&tg[(i + j) % nt], &o, msg, msg + o.pp_size, true);
+			else
+				txn_record(&tg[(i + j) % nt], &o, true);
 	}
-	for (k = 0; k < nt; k++) {
+	for (k = 0; k < nt && o.pp_size; k++) {
+		struct target *t = &tg[k];
+
+		qsort(t->txn, (size_t)t->ok, sizeof(double), cmp_double);
+		printf("target=%s:%s rr_p50_us=%.1f rr_p99_us=%.1f n=%ld errors=%ld\n", t->addr,
+		       t->port, pct(t->txn, t->ok, 50), pct(t->txn, t->ok, 99), t->ok, t->errors);
+		if (t->ok == 0 || t->errors * 100 > o.n)
+			rc = 1;
+	}
+	for (k = 0; k < nt && !o.pp_size; k++) {
 		struct target *t = &tg[k];
 
 		qsort(t->conn, (size_t)t->ok, sizeof(double), cmp_double);
@@ -325,7 +445,10 @@ int main(int argc, char **argv)
 	}
 
 out_free:
+	free(msg);
 	for (k = 0; k < nt; k++) {
+		if (tg[k].fd >= 0)
+			close(tg[k].fd);
 		free(tg[k].conn);
 		free(tg[k].txn);
 		if (tg[k].ai)

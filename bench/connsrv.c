@@ -6,6 +6,10 @@
  * also ends this side's FIN_WAIT2: neither side ever holds a TIME_WAIT socket (see connlat.c).
  *
  *   connsrv [-p PORT] [-s REPLY_BYTES] [-b ADDR]
+ *   connsrv -E [-p PORT] [-b ADDR]
+ *
+ * With -E it is an echo server for `connlat -P` instead: it keeps up to MAX_ECHO connections
+ * open at once and writes back whatever each one sends, until the client closes.
  *
  * It listens on [::]:PORT with IPV6_V6ONLY off (IPv4 and IPv6), or on 0.0.0.0 where IPv6 is
  * disabled, or on ADDR. A client that stalls is dropped after IO_TIMEOUT_MS.
@@ -14,7 +18,9 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +32,7 @@
 #define REPLY_MAX	65536
 #define IO_TIMEOUT_MS	2000
 #define BACKLOG		1024
+#define MAX_ECHO	64
 
 static int listen_on(const char *addr, unsigned short port)
 {
@@ -106,10 +113,60 @@ out:
 	close(fd);
 }
 
+
+/* -E: echo every connection's bytes back, up to MAX_ECHO connections at once, in one thread. */
+static int echo_loop(int lfd)
+{
+	struct timeval tv = { .tv_sec = IO_TIMEOUT_MS / 1000,
+			      .tv_usec = (IO_TIMEOUT_MS % 1000) * 1000 };
+	struct pollfd pf[MAX_ECHO + 1] = { [0] = { .fd = lfd, .events = POLLIN } };
+	static char buf[REPLY_MAX];
+	int npf = 1, i, fd, one = 1;
+	ssize_t n, off, w;
+
+	for (;;) {
+		if (poll(pf, (nfds_t)npf, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "connsrv: poll: %s\n", strerror(errno));
+			return 1;
+		}
+		for (i = npf - 1; i >= 1; i--) {
+			if (!pf[i].revents)
+				continue;
+			n = read(pf[i].fd, buf, sizeof(buf));
+			for (off = 0; n > 0 && off < n; off += w) {
+				/* blocking with SO_SNDTIMEO: a client that stops reading is dropped */
+				w = write(pf[i].fd, buf + off, (size_t)(n - off));
+				if (w <= 0)
+					n = -1;
+			}
+			if (n <= 0) {
+				close(pf[i].fd);
+				pf[i] = pf[--npf];
+			}
+		}
+		if (!(pf[0].revents & POLLIN))
+			continue;
+		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd < 0)
+			continue; /* EINTR, ECONNABORTED, transient shortages: poll again */
+		if (npf > MAX_ECHO) {
+			close(fd);
+			continue;
+		}
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		pf[npf++] = (struct pollfd){ .fd = fd, .events = POLLIN };
+	}
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "Usage: connsrv [-p PORT] [-s REPLY_BYTES] [-b ADDR]\n"
-		   "  answers each connection's one request with REPLY_BYTES (default 64) and closes\n");
+		   "       connsrv -E [-p PORT] [-b ADDR]\n"
+		   "  answers each connection's one request with REPLY_BYTES (default 64) and closes;\n"
+		   "  with -E, echoes what each connection sends until it closes\n");
 }
 
 int main(int argc, char **argv)
@@ -118,9 +175,10 @@ int main(int argc, char **argv)
 	const char *addr = NULL;
 	char *reply, *end;
 	int c, lfd, fd;
+	bool echo = false;
 	size_t i;
 
-	while ((c = getopt(argc, argv, "p:s:b:h")) != -1) {
+	while ((c = getopt(argc, argv, "p:s:b:Eh")) != -1) {
 		switch (c) {
 		case 'p':
 			port = strtoul(optarg, &end, 10);
@@ -139,6 +197,9 @@ int main(int argc, char **argv)
 			break;
 		case 'b':
 			addr = optarg;
+			break;
+		case 'E':
+			echo = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -161,6 +222,10 @@ int main(int argc, char **argv)
 			strerror(-lfd));
 		free(reply);
 		return 1;
+	}
+	if (echo) {
+		free(reply);
+		return echo_loop(lfd);
 	}
 	for (;;) {
 		fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);

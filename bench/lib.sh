@@ -187,9 +187,18 @@ fi
 # connlat_run RUN LAB POD PORT ROW ADDR [ROW ADDR]...: one connlat process from POD that
 # measures every ADDR:PORT interleaved, connection by connection; records each target's five
 # numbers under its ROW, tagged RUN. A row that failed before is left out.
-connlat_run() {
-	local run=$1 lab=$2 pod=$3 port=$4 out rc=0 k k2 v f line addr row nok nerr args=() rows=()
-	shift 4
+connlat_run() { connlat_go conn "$@"; }
+
+# rr_run RUN LAB POD PORT ROW ADDR [ROW ADDR]...: the same for request/response: one
+# `connlat -P` process holds one established connection per ADDR:PORT (an echo server) and
+# alternates round trips between them; records rr_p50_us and rr_p99_us under each ROW.
+rr_run() { connlat_go rr "$@"; }
+
+# connlat_go MODE RUN LAB POD PORT ROW ADDR [ROW ADDR]...: what connlat_run and rr_run share.
+connlat_go() {
+	local mode=$1 run=$2 lab=$3 pod=$4 port=$5 out rc=0 k k2 v f line addr row nok nerr n
+	local args=() rows=() opts
+	shift 5
 	while [ $# -ge 2 ]; do
 		if ! row_failed "$1"; then
 			rows+=("$1")
@@ -198,8 +207,15 @@ connlat_run() {
 		shift 2
 	done
 	[ ${#rows[@]} -gt 0 ] || return 0
+	if [ "$mode" = rr ]; then
+		n=$RR_N
+		opts=(-P "$RR_SIZE" -n "$RR_N" -w "$((RR_N / 10))")
+	else
+		n=$CONN_N
+		opts=(-n "$CONN_N" -w "$CONN_WARMUP")
+	fi
 	in_pod "$lab" "$pod" $((CONN_DEADLINE + 10)) "${PIN_CLIENT[@]}" "$BENCH_BIN/connlat" \
-		-n "$CONN_N" -w "$CONN_WARMUP" -t 1000 -d "$CONN_DEADLINE" "${args[@]}" \
+		"${opts[@]}" -t 1000 -d "$CONN_DEADLINE" "${args[@]}" \
 		>"$TMP/connlat.out" 2>"$TMP/connlat.err" || rc=$?
 	out=$(cat "$TMP/connlat.out")
 	for ((k = 0; k < ${#rows[@]}; k++)); do
@@ -208,14 +224,14 @@ connlat_run() {
 		line=$(grep -m1 "^target=$addr:$port " <<<"$out" || true)
 		nok=$(sed -n 's/.* n=\([0-9]*\) .*/\1/p' <<<"$line")
 		nerr=$(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line")
-		if [ -z "$line" ] || [ "${nok:-0}" -eq 0 ] || [ $((${nerr:-0} * 100)) -gt "$CONN_N" ]; then
-			row_fail "$row" "connlat to $addr:$port (exit $rc): $(grep -m1 -F " $addr port" "$TMP/connlat.err" | sed 's/^connlat: //')${line:+ ($line)}"
+		if [ -z "$line" ] || [ "${nok:-0}" -eq 0 ] || [ $((${nerr:-0} * 100)) -gt "$n" ]; then
+			row_fail "$row" "connlat$([ "$mode" = rr ] && echo " -P") to $addr:$port (exit $rc): $(grep -m1 -F " $addr port" "$TMP/connlat.err" | sed 's/^connlat: //')${line:+ ($line)}"
 			continue
 		fi
 		for f in $line; do
 			k2=${f%%=*}
 			v=${f#*=}
-			case $k2 in connect_p50_us | connect_p99_us | txn_p50_us | txn_p99_us | conn_per_s) rec "$row" "$k2" "$v" "$run" ;; esac
+			case $k2 in connect_p50_us | connect_p99_us | txn_p50_us | txn_p99_us | conn_per_s | rr_p50_us | rr_p99_us) rec "$row" "$k2" "$v" "$run" ;; esac
 		done
 	done
 }

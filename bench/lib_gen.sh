@@ -33,7 +33,7 @@ gen_services() {
 	}'
 }
 
-# gen_kube_proxy N VIP_NET REAL_VIP REAL_EP CONN_PORT PP_PORT POD_CIDR
+# gen_kube_proxy N VIP_NET REAL_VIP REAL_EP CONN_PORT PP_PORT POD_CIDR [RR_PORT]
 # An iptables-restore ruleset for N Services as kube-proxy (iptables mode) writes them:
 #   nat PREROUTING/OUTPUT -> KUBE-SERVICES: one rule per service port (-d VIP -p tcp --dport)
 #   jumping to KUBE-SVC-<hash>, which marks off-cluster sources for masquerade and picks an
@@ -41,13 +41,13 @@ gen_services() {
 #   as KUBE-SEP-<hash>, which marks hairpin traffic and DNATs; the KUBE-NODEPORTS jump last;
 #   KUBE-POSTROUTING masquerades marked packets; filter FORWARD -> KUBE-FORWARD.
 # N - 1 dummy Services (one port, one endpoint each, VIPs VIP_NET.<1 + i/256>.<i%256>) come
-# first, the real one (REAL_VIP, ports CONN_PORT and PP_PORT, DNAT to REAL_EP) last, so its
+# first, the real one (REAL_VIP, ports CONN_PORT, PP_PORT and RR_PORT, DNAT to REAL_EP) last, so its
 # connections walk the whole KUBE-SERVICES chain: the worst case, which a real cluster meets for
 # the service whose rules happen to sort last. Chain names are kube-proxy's length (16 hash
 # characters) and unique per service port.
 gen_kube_proxy() {
 	awk -v n="$1" -v vipnet="$2" -v rvip="$3" -v rep="$4" -v cport="$5" -v pport="$6" \
-		-v cidr="$7" '
+		-v cidr="$7" -v rport="${8:-}" '
 	function hash(i, salt) {
 		# two bijections of i mod 2^32: unique, and they look like kube-proxy hashes
 		return sprintf("%08X%08X", (i * 2654435761 + salt) % 4294967296,
@@ -88,6 +88,8 @@ gen_kube_proxy() {
 			    sprintf("10.%d.%d.%d:8080", 100 + int(i / 65536), int(i / 256) % 256, i % 256), 8080)
 		svc(what, n, "default", "bench", "conn", rvip, rep ":" cport, cport)
 		svc(what, n + 1, "default", "bench", "pp", rvip, rep ":" pport, pport)
+		if (rport != "")
+			svc(what, n + 2, "default", "bench", "rr", rvip, rep ":" rport, rport)
 	}
 	BEGIN {
 		print "*nat"

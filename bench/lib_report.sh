@@ -47,7 +47,7 @@ services() { [ "$1" = 1 ] && echo "1 Service" || echo "$(thousands "$1") Service
 mb() { awk -v v="$1" 'BEGIN { printf "%.1f MB", v * 1024 / 1e6 }'; }
 
 DIRECT_RX='^direct@[0-9]+$'
-METRICS="connect_p50_us connect_p99_us txn_p50_us txn_p99_us conn_per_s pp_p50_us pp_p99_us"
+METRICS="connect_p50_us connect_p99_us txn_p50_us txn_p99_us conn_per_s rr_p50_us rr_p99_us pp_p50_us pp_p99_us"
 
 # cell ROW_REGEX METRIC FAILED: a table cell.
 cell() {
@@ -70,7 +70,7 @@ pratio() {
 # table_row LABEL SERVICES ROW_ID BASE: one row; BASE is the row ID the ratios pair with
 # (measured in the same runs), or "pooled" for the median of every direct row.
 table_row() {
-	local label=$1 scale=$2 id=$3 base=$4 re failed m line rc rs rp
+	local label=$1 scale=$2 id=$3 base=$4 re failed m line rc rs rp rr
 	re=$(rx "$id")
 	failed=$(fail_reason "$id")
 	line="| $label | $scale"
@@ -79,13 +79,17 @@ table_row() {
 		rc=$(ratio "$(med "$re" connect_p50_us)" "$(med "$DIRECT_RX" connect_p50_us)")
 		rs=$(ratio "$(med "$re" conn_per_s)" "$(med "$DIRECT_RX" conn_per_s)")
 		rp=$(ratio "$(med "$re" pp_p50_us)" "$(med "$DIRECT_RX" pp_p50_us)")
-		line+=" | ${rc:+$rc¹} | ${rs:+$rs¹} | ${rp:+$rp¹}"
+		# an iptables row's round trips alternate with its "rules loaded" direct row's
+		if [[ $id == ipt-* ]]; then rr=$(pratio "$id" "direct$id" rr_p50_us)
+		else rr=$(ratio "$(med "$re" rr_p50_us)" "$(med "$DIRECT_RX" rr_p50_us)"); rr=${rr:+$rr¹}
+		fi
+		line+=" | ${rc:+$rc¹} | ${rs:+$rs¹} | $rr | ${rp:+$rp¹}"
 	elif [ "$base" = self ]; then
-		line+=" | 1 | 1 | 1"
+		line+=" | 1 | 1 | 1 | 1"
 	else
-		line+=" | $(pratio "$id" "$base" connect_p50_us) | $(pratio "$id" "$base" conn_per_s) | $(pratio "$id" "$base" pp_p50_us)"
+		line+=" | $(pratio "$id" "$base" connect_p50_us) | $(pratio "$id" "$base" conn_per_s) | $(pratio "$id" "$base" rr_p50_us) | $(pratio "$id" "$base" pp_p50_us)"
 	fi
-	line+=" | $(nvals "$re" connect_p50_us) / $(nvals "$re" pp_p50_us) |"
+	line+=" | $(nvals "$re" connect_p50_us) / $(nvals "$re" rr_p50_us) / $(nvals "$re" pp_p50_us) |"
 	echo "${line//|  |/| — |}"
 }
 
@@ -106,10 +110,59 @@ target_row() {
 # wide Q1 Q3: the interquartile range is wider than the ±3 % a target judges.
 wide() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(b - a > 0.06) }'; }
 
+# scale_ratios METRIC: "TEXT<tab>STATUS" for a "within 3 % of direct" target over the scales:
+# each scale's paired ratio, interquartile range and median difference; STATUS for target_row.
+scale_ratios() {
+	local m=$1 n p r q1 q3 d all=yes any= noisy= txt=()
+	for n in $SCALES; do
+		p=$(paired "sluice@$n" "direct@$n" "$m")
+		if [ -z "$p" ]; then
+			txt+=("$(thousands "$n"): failed")
+			all=no
+			continue
+		fi
+		read -r r q1 q3 _ <<<"$p"
+		any=1
+		d=
+		[ "$m" = conn_per_s ] || d=", $(paired_diff "sluice@$n" "direct@$n" "$m" | awk '{ printf "%+.1f", $1 }') µs"
+		txt+=("$(thousands "$n"): $(fmt "$r" 3)× [$(fmt "$q1" 3)–$(fmt "$q3" 3)]$d")
+		if [ "$m" = conn_per_s ]; then le 0.97 "$r" || all=no; else le "$r" 1.03 || all=no; fi
+		wide "$q1" "$q3" && noisy=noisy-
+	done
+	[ -n "$any" ] || all=
+	[ -z "$all" ] || all=$noisy$all
+	printf '%s\t%s\n' "$(IFS=';'; echo "${txt[*]}" | sed 's/;/; /g')" "$all"
+}
+
+# flat_ratio METRIC: "TEXT<tab>STATUS" for "flat from the first to the last scale": the change
+# of the paired ratio to direct, and the raw medians.
+flat_ratio() {
+	local m=$1 p1 pn r q1 q3 noisy= scales=($SCALES) first last
+	first=${scales[0]}
+	last=${scales[${#scales[@]} - 1]}
+	if [ "$first" = "$last" ]; then
+		printf 'one scale only (BENCH_SCALES)\t\n'
+		return 0
+	fi
+	p1=$(paired "sluice@$first" "direct@$first" "$m")
+	pn=$(paired "sluice@$last" "direct@$last" "$m")
+	if [ -z "$p1" ] || [ -z "$pn" ]; then
+		printf 'failed (see below)\t\n'
+		return 0
+	fi
+	r=$(ratio "${pn%% *}" "${p1%% *}")
+	read -r _ q1 q3 _ <<<"$p1"
+	wide "$q1" "$q3" && noisy=noisy-
+	read -r _ q1 q3 _ <<<"$pn"
+	wide "$q1" "$q3" && noisy=noisy-
+	printf '%s\t%s\n' "÷ direct $(fmt "${p1%% *}" 3) → $(fmt "${pn%% *}" 3), change ${r}× ($(pct_change "$r")); raw $(fmt "$(med "$(rx "sluice@$first")" "$m")" 1) → $(fmt "$(med "$(rx "sluice@$last")" "$m")" 1) µs" \
+		"$noisy$(le "$r" 1.03 && echo yes || echo no)"
+}
+
 # bench_cmd: the command line that reproduces this run.
 bench_cmd() {
 	local v cmd=
-	for v in BENCH_RUNS BENCH_CONN_N BENCH_PP_SECS BENCH_SCALES BENCH_BPF_RUNS BENCH_PIN BENCH_RESULTS; do
+	for v in BENCH_RUNS BENCH_CONN_N BENCH_RR_N BENCH_PP_SECS BENCH_PP_RUNS BENCH_SCALES BENCH_BPF_RUNS BENCH_PIN BENCH_RESULTS; do
 		[ -n "${!v:-}" ] && cmd+="$v='${!v}' "
 	done
 	cmd+="make bench"
@@ -137,7 +190,7 @@ report() {
 	git -C "$TOP" diff --quiet HEAD -- . ':(exclude)bench/RESULTS.md' 2>/dev/null || dirty=-dirty
 	echo "- Sluice: $rev$dirty ($("$SLUICE" version 2>/dev/null | head -n1 || true))"
 	echo "- Tools: $(iptables-nft --version 2>/dev/null | head -n1), $(iptables-legacy --version 2>/dev/null | head -n1), $(sockperf --version 2>/dev/null | sed -n 's/^sockperf, //p' | head -n1 | sed 's/^/sockperf /')"
-	echo "- Settings: $RUNS runs per row; connlat $CONN_N connections per target per run (+$CONN_WARMUP warm-up), the two targets of a row pair interleaved in one client; sockperf $PP_SECS s per run, $PP_RUNS direct/Sluice pairs per scale in ABBA order and $RUNS runs per iptables row; client pinned to CPU 0 and servers to CPU 1: $([ ${#PIN_CLIENT[@]} -gt 0 ] && echo yes || echo no)"
+	echo "- Settings: $RUNS runs per row; connlat $CONN_N connections per target per run (+$CONN_WARMUP warm-up), the two targets of a row pair interleaved in one client; connlat -P $RR_N round trips of $RR_SIZE bytes per target per run (+$((RR_N / 10)) warm-up), alternating; sockperf $PP_SECS s per run, $PP_RUNS direct/Sluice pairs per scale in ABBA order and $RUNS runs per iptables row; client pinned to CPU 0 and servers to CPU 1: $([ ${#PIN_CLIENT[@]} -gt 0 ] && echo yes || echo no)"
 	echo "- The whole run took $(info_get total_s) s."
 	echo
 
@@ -145,61 +198,35 @@ report() {
 	echo "## Targets"
 	echo
 	echo "Sluice's ratios are paired: each run's Sluice number ÷ the direct number from the same run"
-	echo "(the same connlat process, or the same sockperf pair), median over runs, interquartile range in"
+	echo "(the same connlat process, or the same ABBA sockperf pair), median over runs, interquartile range in"
 	echo "brackets, and the median per-run difference in µs. Lower is better for latency, higher for"
 	echo "conn/s. A target whose runs spread wider than the ±3 % it judges is \"not resolved\": the"
 	echo "machine's noise, not the path, decides it."
 	echo
 	echo "| Target | Measured | Status |"
 	echo "|---|---|---|"
-	for m in connect_p50_us conn_per_s pp_p50_us; do
-		txt=()
-		all=yes
-		any=
-		noisy=
-		for n in $SCALES; do
-			p=$(paired "sluice@$n" "direct@$n" $m)
-			if [ -z "$p" ]; then
-				txt+=("$(thousands "$n"): failed")
-				all=no
-				continue
-			fi
-			read -r r q1 q3 _ <<<"$p"
-			any=1
-			d=
-			[ $m = conn_per_s ] || d=", $(paired_diff "sluice@$n" "direct@$n" $m | awk '{ printf "%+.1f", $1 }') µs"
-			txt+=("$(thousands "$n"): $(fmt "$r" 3)× [$(fmt "$q1" 3)–$(fmt "$q3" 3)]$d")
-			if [ $m = conn_per_s ]; then le 0.97 "$r" || all=no; else le "$r" 1.03 || all=no; fi
-			wide "$q1" "$q3" && noisy=noisy-
-		done
-		[ -n "$any" ] || all=
-		[ -z "$all" ] || all=$noisy$all
+	for m in connect_p50_us conn_per_s rr_p50_us; do
+		IFS=$'\t' read -r txt all < <(scale_ratios $m)
 		case $m in
 		connect_p50_us) label="Sluice connect p50 within 3 % of direct" ;;
 		conn_per_s) label="Sluice connections/s within 3 % of direct" ;;
-		pp_p50_us) label="Sluice request/response (pp) p50 within 3 % of direct" ;;
+		rr_p50_us)
+			label="Sluice request/response p50 within 3 % of direct"
+			txt="round trips alternating with direct's in one client (connlat -P): $txt"
+			IFS=$'\t' read -r v _ < <(scale_ratios pp_p50_us)
+			txt+="; sockperf ping-pong, runs seconds apart (ABBA): $v"
+			;;
 		esac
-		target_row "$label" "$(IFS=';'; echo "${txt[*]}" | sed 's/;/; /g')" "$all"
+		target_row "$label" "$txt" "$all"
 	done
-	for m in connect_p50_us pp_p50_us; do
-		label="Sluice flat from $(thousands "$first") to $(thousands "$last") Services ($([ $m = connect_p50_us ] && echo connect || echo pp) p50)"
-		local p1 pn
-		p1=$(paired "sluice@$first" "direct@$first" $m)
-		pn=$(paired "sluice@$last" "direct@$last" $m)
-		if [ "$first" = "$last" ]; then
-			target_row "$label" "one scale only (BENCH_SCALES)" ""
-		elif [ -n "$p1" ] && [ -n "$pn" ]; then
-			r=$(ratio "${pn%% *}" "${p1%% *}")
-			noisy=
-			read -r _ q1 q3 _ <<<"$p1"
-			wide "$q1" "$q3" && noisy=noisy-
-			read -r _ q1 q3 _ <<<"$pn"
-			wide "$q1" "$q3" && noisy=noisy-
-			target_row "$label" "÷ direct $(fmt "${p1%% *}" 3) → $(fmt "${pn%% *}" 3), change ${r}× ($(pct_change "$r")); raw $(fmt "$(med "$(rx "sluice@$first")" $m)" 1) → $(fmt "$(med "$(rx "sluice@$last")" $m)" 1) µs" \
-				"$noisy$(le "$r" 1.03 && echo yes || echo no)"
-		else
-			target_row "$label" "failed (see below)" ""
+	for m in connect_p50_us rr_p50_us; do
+		label="Sluice flat from $(thousands "$first") to $(thousands "$last") Services ($([ $m = connect_p50_us ] && echo connect || echo request/response) p50)"
+		IFS=$'\t' read -r txt all < <(flat_ratio $m)
+		if [ $m = rr_p50_us ]; then
+			IFS=$'\t' read -r v _ < <(flat_ratio pp_p50_us)
+			txt="connlat -P: $txt; sockperf: $v"
 		fi
+		target_row "$label" "$txt" "$all"
 	done
 	any=
 	ok=yes
@@ -277,7 +304,7 @@ report() {
 		echo
 	fi
 	echo "Noise: the direct path's connect p50 was $(for n in $SCALES; do echo -n "$(fmt "$(med "$(rx "direct@$n")" connect_p50_us)" 1), "; done | sed 's/, $//') µs"
-	echo "and its pp p50 $(for n in $SCALES; do echo -n "$(fmt "$(med "$(rx "direct@$n")" pp_p50_us)" 1), "; done | sed 's/, $//') µs in the $(wc -w <<<"$SCALES") groups of runs beside Sluice; rows"
+	echo "its rr p50 $(for n in $SCALES; do echo -n "$(fmt "$(med "$(rx "direct@$n")" rr_p50_us)" 1), "; done | sed 's/, $//') µs and its pp p50 $(for n in $SCALES; do echo -n "$(fmt "$(med "$(rx "direct@$n")" pp_p50_us)" 1), "; done | sed 's/, $//') µs in the $(wc -w <<<"$SCALES") groups of runs beside Sluice; rows"
 	echo "measured at different times (everything unpaired, marked ¹) differ by that much without any"
 	echo "difference in the path. A paired ratio's interquartile range shows how well it is resolved."
 	echo
@@ -286,22 +313,24 @@ report() {
 	echo "## New connections and request/response"
 	echo
 	echo "connect and txn: connlat (one connection at a time: socket, connect, one request, the reply to EOF,"
-	echo "close); conn/s: 1 / mean txn of one closed-loop client; pp: sockperf ping-pong round trip on one"
-	echo "established TCP connection. Latencies in µs; medians over the runs of each run's p50 and p99."
+	echo "close); conn/s: 1 / mean txn of one closed-loop client; rr: round trip of $RR_SIZE bytes on one established"
+	echo "TCP connection to an echo server (connlat -P, one connection per target, round trips to the two"
+	echo "targets of a row pair alternating); pp: sockperf ping-pong round trip on one established TCP"
+	echo "connection, one target per run. Latencies in µs; medians over the runs of each run's p50 and p99."
 	echo "Sluice's ratios are paired with the direct row of its scale. ¹ ratio of medians to the pooled"
 	echo "direct rows measured beside Sluice (unpaired: the iptables rows ran later). The \"direct, rules"
 	echo "loaded\" rows are measured interleaved with the iptables row above them: kube-proxy's nat rules"
 	echo "see every new connection, also those to pod IPs."
 	echo
-	echo "| Path | Services | connect p50 | connect p99 | txn p50 | txn p99 | conn/s | pp p50 | pp p99 | connect p50 ÷ direct | conn/s ÷ direct | pp p50 ÷ direct | runs (connlat / sockperf) |"
-	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| Path | Services | connect p50 | connect p99 | txn p50 | txn p99 | conn/s | rr p50 | rr p99 | pp p50 | pp p99 | connect p50 ÷ direct | conn/s ÷ direct | rr p50 ÷ direct | pp p50 ÷ direct | runs (connlat / -P / sockperf) |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 	for n in $SCALES; do
 		table_row "direct (pod IP)" "$(thousands "$n")" "direct@$n" self
 		table_row "**Sluice** (ClusterIP, socket LB)" "$(thousands "$n")" "sluice@$n" "direct@$n"
 	done
 	for v in nft legacy; do
 		if [ -n "$(info_get "ipt_${v}_missing")" ]; then
-			echo "| iptables-$v DNAT | — | not measured: $(info_get "ipt_${v}_missing") |||||||||||"
+			echo "| iptables-$v DNAT | — | not measured: $(info_get "ipt_${v}_missing") ||||||||||||||"
 			continue
 		fi
 		for n in $SCALES; do

@@ -4,7 +4,8 @@
 # private network and mount namespaces. Writes bench/RESULTS.md; see bench/README.md.
 #   1. pod -> pod IP directly and pod -> Sluice Service ClusterIP (socket LB), at 1, 1,000 and
 #      10,000 Services: new connections (connlat, both targets interleaved in one client) and
-#      request/response on an established connection (sockperf ping-pong, ABBA order)
+#      request/response on an established connection (connlat -P against an echo server, both
+#      targets alternating round trip by round trip in one client; and sockperf ping-pong, ABBA)
 #   2. pod -> kube-proxy-style iptables DNAT (iptables-nft, then iptables-legacy) in the lab's
 #      node netns, at the same scales; connlat interleaves pod -> pod IP under the same rules
 #   3. BPF program cost in ns/packet from every tests/bpf binary that prints
@@ -12,7 +13,8 @@
 #   4. time to apply 10,000 Services with 100,000 endpoints to a fresh agent, and its RSS after
 # Targets are reported as met / not met; they never fail the run. Knobs (environment):
 #   BENCH_RUNS (7) runs per row, BENCH_CONN_N (3000) measured connections per target per connlat
-#   run, BENCH_PP_SECS (1) seconds per sockperf run, BENCH_SCALES ("1 1000 10000"),
+#   run, BENCH_RR_N (5000) round trips per target per connlat -P run, BENCH_PP_SECS (1) seconds
+#   per sockperf run, BENCH_SCALES ("1 1000 10000"),
 #   BENCH_BPF_RUNS (3), BENCH_PIN (1) pin client and servers to CPUs 0 and 1,
 #   BENCH_RESULTS (bench/RESULTS.md).
 . "$(dirname "$0")/lib.sh"
@@ -22,6 +24,8 @@ RUNS=${BENCH_RUNS:-7}
 CONN_N=${BENCH_CONN_N:-3000}
 CONN_WARMUP=$((CONN_N / 10))
 CONN_DEADLINE=60
+RR_N=${BENCH_RR_N:-5000}
+RR_SIZE=64
 PP_SECS=${BENCH_PP_SECS:-1}
 PP_RUNS=${BENCH_PP_RUNS:-12}
 SCALES=${BENCH_SCALES:-"1 1000 10000"}
@@ -37,6 +41,7 @@ SVC_VIP=10.96.0.10   # the real Sluice Service; dummies at 10.96.1.0 and up
 IPT_VIP=10.97.0.10   # the real kube-proxy Service; dummies at 10.97.1.0 and up (no Sluice VIP)
 CONN_PORT=8080
 PP_PORT=11111
+RR_PORT=8081
 POD_CIDR=10.244.0.0/16
 
 for b in "$SLUICE" "$O/sluice-agent" "$O/sluice-cni" "$BENCH_BIN/connlat" "$BENCH_BIN/connsrv"; do
@@ -45,8 +50,8 @@ done
 for c in jq ip nsenter timeout awk bpftool; do
 	command -v $c >/dev/null || die "$c is missing (make deps installs it)"
 done
-for v in "$RUNS" "$CONN_N" "$PP_SECS" "$PP_RUNS" "$BPF_RUNS"; do
-	[[ $v =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS, BENCH_CONN_N, BENCH_PP_SECS, BENCH_PP_RUNS and BENCH_BPF_RUNS take positive integers"
+for v in "$RUNS" "$CONN_N" "$RR_N" "$PP_SECS" "$PP_RUNS" "$BPF_RUNS"; do
+	[[ $v =~ ^[1-9][0-9]*$ ]] || die "BENCH_RUNS, BENCH_CONN_N, BENCH_RR_N, BENCH_PP_SECS, BENCH_PP_RUNS and BENCH_BPF_RUNS take positive integers"
 done
 for n in $SCALES; do
 	[[ $n =~ ^[1-9][0-9]*$ ]] && [ "$n" -le 60000 ] || die "BENCH_SCALES: \"$n\" is not a Service count (1-60000)"
@@ -90,6 +95,7 @@ spec:
   ports:
   - {name: conn, port: $CONN_PORT, targetPort: $CONN_PORT, protocol: TCP}
   - {name: pp, port: $PP_PORT, targetPort: $PP_PORT, protocol: TCP}
+  - {name: rr, port: $RR_PORT, targetPort: $RR_PORT, protocol: TCP}
 ---
 apiVersion: v1
 kind: Pod
@@ -98,6 +104,8 @@ spec:
   containers:
   - name: connsrv
     command: [${PIN_SERVER}"$BENCH_BIN/connsrv", "-p", "$CONN_PORT"]
+  - name: echo
+    command: [${PIN_SERVER}"$BENCH_BIN/connsrv", "-E", "-p", "$RR_PORT"]
 EOF
 if [ -n "$HAVE_SOCKPERF" ]; then
 	cat >>"$TMP/lab.yaml" <<EOF
@@ -125,6 +133,8 @@ SRV=$(pod_ip "$LAB" srv)
 [[ $SRV =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "server pod has no IPv4 address (got \"$SRV\")"
 wait_for 10 in_pod "$LAB" client 5 "$BENCH_BIN/connlat" -n 1 -w 0 -t 500 "$SRV" $CONN_PORT ||
 	die "connsrv in the server pod does not answer on $SRV:$CONN_PORT"
+wait_for 10 in_pod "$LAB" client 5 "$BENCH_BIN/connlat" -P "$RR_SIZE" -n 1 -w 0 -t 500 "$SRV" $RR_PORT ||
+	die "connsrv -E in the server pod does not echo on $SRV:$RR_PORT"
 if [ -n "$HAVE_SOCKPERF" ]; then
 	wait_for 10 in_pod "$LAB" srv 5 sh -c "ss -Htln | grep -q ':$PP_PORT '" ||
 		die "sockperf server in the server pod is not listening on port $PP_PORT"
@@ -156,6 +166,8 @@ for n in $SCALES; do
 	for ((r = 1; r <= (RUNS > PP_RUNS ? RUNS : PP_RUNS); r++)); do
 		[ "$r" -gt "$RUNS" ] ||
 			connlat_run "$n:$r" "$LAB" client $CONN_PORT "direct@$n" "$SRV" "sluice@$n" $SVC_VIP
+		[ "$r" -gt "$RUNS" ] ||
+			rr_run "$n:$r" "$LAB" client $RR_PORT "direct@$n" "$SRV" "sluice@$n" $SVC_VIP
 		[ "$r" -gt "$PP_RUNS" ] ||
 			pp_pair "$n:$r" "$LAB" client $PP_PORT "direct@$n" "$SRV" "sluice@$n" $SVC_VIP
 	done
@@ -203,7 +215,7 @@ if [ ${#IPT_BACKENDS[@]} -gt 0 ]; then
 fi
 for v in "${IPT_BACKENDS[@]}"; do
 	for n in $SCALES; do
-		gen_kube_proxy "$n" 10.97 $IPT_VIP "$SRV" $CONN_PORT $PP_PORT $POD_CIDR >"$TMP/kp-$n.rules"
+		gen_kube_proxy "$n" 10.97 $IPT_VIP "$SRV" $CONN_PORT $PP_PORT $POD_CIDR $RR_PORT >"$TMP/kp-$n.rules"
 		info "ipt_rules_$n" "$(grep -c '^-A' "$TMP/kp-$n.rules")"
 		say "iptables-$v: $n Service(s), $(info_get "ipt_rules_$n") rules, $RUNS runs"
 		t0=$(now_ns)
@@ -217,6 +229,7 @@ for v in "${IPT_BACKENDS[@]}"; do
 			row_fail "ipt-$v@$n" "no connection to $IPT_VIP:$CONN_PORT through the DNAT rules: $PROBE_ERR"
 		for ((r = 1; r <= RUNS; r++)); do
 			connlat_run "ipt-$v:$n:$r" "$LAB" client $CONN_PORT "directipt-$v@$n" "$SRV" "ipt-$v@$n" $IPT_VIP
+			rr_run "ipt-$v:$n:$r" "$LAB" client $RR_PORT "directipt-$v@$n" "$SRV" "ipt-$v@$n" $IPT_VIP
 			pp_run "ipt-$v@$n" "ipt-$v:$n:$r" "$LAB" client $IPT_VIP $PP_PORT || true
 		done
 	done
