@@ -27,6 +27,7 @@
 #include "agent/state/store.h"
 #include "agent/state/validate.h"
 #include "agent/sync/sync.h"
+#include "agent/telemetry/l4.h"
 #include "log.h"
 #include "manifest.h"
 #include "sl_abi.h"
@@ -52,6 +53,7 @@ struct agent {
 	struct policy_desired pol;     /* the last policy reconciled (names, for flow events) */
 	struct l7_desired l7;	       /* the last HTTPPolicy reconciled (names, for flow events) */
 	struct flows *flows;	       /* policy flow events; NULL when the ring is unreadable */
+	struct tel_l4 *tel_l4;	       /* L4 telemetry export; NULL when switched off */
 };
 
 #define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
@@ -61,7 +63,7 @@ static const char *const map_names[] = {
 	"sluice_ep", "sluice_ep_stats", "sluice_svc", "sluice_backend", "sluice_stats",
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
 	"sluice_ipcache", "sluice_policy", "sluice_pol_ct", "sluice_l7_port", "sluice_l7_rule",
-	"sluice_l7_socks", "sluice_l7_conn", "sluice_l7_kill",
+	"sluice_l7_socks", "sluice_l7_conn", "sluice_l7_kill", "sluice_l4_flow",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -107,6 +109,7 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_L7_SOCK_FULL] = "http_policy_sockets_full",
 	[SL_STAT_L7_NO_REPLY] = "http_policy_denied_without_reply",
 	[SL_STAT_L7_RESET] = "http_policy_reset",
+	[SL_STAT_L4_FLOW_FULL] = "l4_flow_full",
 };
 
 static double mono_ms(void)
@@ -479,6 +482,17 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.sizes = cfg->sizes;
 	lo.pol_events_per_sec = cfg->policy_events_per_sec;
 	lo.http_policy = (int)cfg->http_policy;
+	lo.l4_telemetry = (int)cfg->l4_telemetry;
+	if (cfg->l4_telemetry) {
+		unsigned int mask;
+
+		r = tel_labels_parse(cfg->telemetry_labels, &mask, err, errlen);
+		if (r == 0)
+			r = tel_l4_new(mask, cfg->telemetry_series_limit ?: TEL_SERIES_DEFAULT,
+				       &a->tel_l4);
+		if (r < 0)
+			goto err_free;
+	}
 	r = loader_new(&lo, &a->loader, err, errlen);
 	if (r < 0)
 		goto err_free;
@@ -506,6 +520,7 @@ void agent_free(struct agent *a)
 	if (!a)
 		return;
 	flows_free(a->flows);
+	tel_l4_free(a->tel_l4);
 	loader_free(a->loader);
 	store_free(a->store);
 	policy_desired_free(&a->pol);
@@ -618,6 +633,23 @@ out:
 	return json_take(resp, status, 200);
 }
 
+/* The addresses the endpoint of container id has (none when unknown) into ep. */
+static void ep_ips_of(const struct store *st, const char *id, struct store_ep *ep)
+{
+	size_t i;
+
+	ep->n_ips = 0;
+	for (i = 0; i < store_ep_count(st); i++) {
+		const struct store_ep *e = store_ep_at(st, i);
+
+		if (!strcmp(e->container_id, id)) {
+			ep->n_ips = e->n_ips;
+			memcpy(ep->ips, e->ips, sizeof(ep->ips));
+			return;
+		}
+	}
+}
+
 static char *api_cni(struct agent *a, const char *body, size_t len, bool add, int *status)
 {
 	char err[ERRLEN] = "";
@@ -646,6 +678,8 @@ static char *api_cni(struct agent *a, const char *body, size_t len, bool add, in
 		snprintf(ep.container_id, sizeof(ep.container_id), "%s", cid->valuestring);
 	}
 	cJSON_Delete(req);
+	if (!add)
+		ep_ips_of(a->store, ep.container_id, &ep);
 	r = store_clone(a->store, &next);
 	if (r == 0)
 		r = add ? store_ep_add(next, &ep, &id) : store_ep_del(next, ep.container_id);
@@ -658,6 +692,9 @@ static char *api_cni(struct agent *a, const char *body, size_t len, bool add, in
 		store_free(next);
 		return json_error(status, 500, err);
 	}
+	/* a new pod at an address, or none: the address's L4 flows are no longer its pod's */
+	for (int k = 0; a->tel_l4 && k < ep.n_ips; k++)
+		tel_l4_forget(loader_map_fd(a->loader, "sluice_l4_flow"), ep.ips[k]);
 	log_info("agent", add ? "endpoint registered" : "endpoint released",
 		 "container=%s pod=%s/%s veth=%s", ep.container_id, add ? ep.pod_ns : "",
 		 add ? ep.pod_name : "", add ? ep.host_ifname : "");
@@ -934,6 +971,8 @@ static char *api_status(struct agent *a, int *status)
 	cJSON_AddStringToObject(e, "netns", a->cfg.netns);
 	cJSON_AddStringToObject(e, "cgroup", a->cfg.cgroup);
 	cJSON_AddStringToObject(e, "uplink", a->cfg.uplink);
+	e = cJSON_AddObjectToObject(o, "telemetry");
+	cJSON_AddBoolToObject(e, "l4", a->tel_l4 != NULL);
 	e = cJSON_AddObjectToObject(o, "http_policy");
 	cJSON_AddBoolToObject(e, "enforced", loader_l7_ready(a->loader));
 	if (!loader_l7_ready(a->loader))
@@ -1120,6 +1159,13 @@ char *agent_metrics(struct agent *a)
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.from_pod_bytes);
 		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.to_pod_bytes);
+	}
+	if (a->tel_l4) {
+		int r = tel_l4_write(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), a->store, f);
+
+		if (r < 0)
+			log_warn("agent", "L4 telemetry not exported", "err=\"%s\"", strerror(-r));
+		store_trim(a->store);
 	}
 	pthread_mutex_unlock(&a->lock);
 	fclose(f);

@@ -108,6 +108,9 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("policy_events_per_sec", policy_events_per_sec, 0, 1000000),
 		N("policy_track_flows", policy_track_flows, 0, 1),
 		N("http_policy", http_policy, 0, 1),
+		N("map_size_l4_flows", sizes.l4_flows, 16, 1u << 24),
+		N("l4_telemetry", l4_telemetry, 0, 1),
+		N("telemetry_series_limit", telemetry_series_limit, 1, 1000000),
 		/* a table must be larger than a service's backends: the first prime above 1024 */
 		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
 #undef N
@@ -155,7 +158,7 @@ static int config_load(const char *path, struct agent_config *cfg)
 		K("bpffs_root", bpffs_root), K("api_socket", api_socket),
 		K("metrics_address", metrics_addr), K("state_file", state_file),
 		K("cgroup", cgroup), K("uplink", uplink), K("netns", netns),
-		K("log_level", log_level),
+		K("log_level", log_level), K("telemetry_labels", telemetry_labels),
 #undef K
 	};
 	char err[ERRLEN], *buf = NULL;
@@ -363,6 +366,7 @@ chk:
 	cfg.policy_events_per_sec = 1000;
 	cfg.policy_track_flows = 1;
 	cfg.http_policy = 1;
+	cfg.l4_telemetry = 1;
 	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	if (config && config_load(config, &cfg) < 0)

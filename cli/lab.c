@@ -50,6 +50,7 @@ struct lab {
 	char bpffs[256];
 	char sock[320];
 	char metrics[64];
+	char agent_config[256]; /* sluice-agent --config, or "" */
 	char cgroup[256];
 	char node_ns[64];
 	char out_ns[64];
@@ -245,6 +246,7 @@ static int state_load(struct lab *l, const char *name)
 	LOAD(bpffs, "bpffsRoot");
 	LOAD(sock, "agentSocket");
 	LOAD(metrics, "metricsAddress");
+	LOAD(agent_config, "agentConfig");
 	LOAD(cgroup, "cgroup");
 	LOAD(node_ns, "nodeNetns");
 	LOAD(out_ns, "outsideNetns");
@@ -261,6 +263,7 @@ static void state_init(struct lab *l)
 	cJSON_AddStringToObject(l->state, "bpffsRoot", l->bpffs);
 	cJSON_AddStringToObject(l->state, "agentSocket", l->sock);
 	cJSON_AddStringToObject(l->state, "metricsAddress", l->metrics);
+	cJSON_AddStringToObject(l->state, "agentConfig", l->agent_config);
 	cJSON_AddStringToObject(l->state, "cgroup", l->cgroup);
 	cJSON_AddStringToObject(l->state, "nodeNetns", l->node_ns);
 	cJSON_AddStringToObject(l->state, "outsideNetns", l->out_ns);
@@ -300,9 +303,15 @@ static int agent_start(struct lab *l)
 	if (pid == 0) {
 		setsid();
 		stdio_to(log);
-		execl(bin, bin, "--bpffs-root", l->bpffs, "--api-socket", l->sock,
-		      "--state-file", state, "--cgroup", l->cgroup, "--uplink", LAB_UPLINK,
-		      "--netns", netns, "--metrics-address", l->metrics, (char *)NULL);
+		if (l->agent_config[0])
+			execl(bin, bin, "--config", l->agent_config, "--bpffs-root", l->bpffs,
+			      "--api-socket", l->sock, "--state-file", state, "--cgroup", l->cgroup,
+			      "--uplink", LAB_UPLINK, "--netns", netns, "--metrics-address",
+			      l->metrics, (char *)NULL);
+		else
+			execl(bin, bin, "--bpffs-root", l->bpffs, "--api-socket", l->sock,
+			      "--state-file", state, "--cgroup", l->cgroup, "--uplink", LAB_UPLINK,
+			      "--netns", netns, "--metrics-address", l->metrics, (char *)NULL);
 		_exit(127);
 	}
 	pid_item = cJSON_GetObjectItemCaseSensitive(l->state, "agentPid");
@@ -918,6 +927,7 @@ static void lab_usage(FILE *f)
 	fprintf(f,
 		"Usage: sluice lab COMMAND [--name NAME]\n"
 		"  up FILE [--bpffs-root DIR] [--socket PATH] [--metrics-address A|off]\n"
+		"          [--agent-config FILE]\n"
 		"                      create the lab's node, start sluice-agent, apply FILE and run\n"
 		"                      every Pod in it as a network namespace + cgroup\n"
 		"  down                remove every namespace, veth, cgroup and pin the lab made\n"
@@ -935,11 +945,13 @@ int lab_main(int argc, char **argv)
 		{ "bpffs-root", required_argument, NULL, 'B' },
 		{ "socket", required_argument, NULL, 'S' },
 		{ "metrics-address", required_argument, NULL, 'M' },
+		{ "agent-config", required_argument, NULL, 'C' },
 		{ "namespace", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{},
 	};
 	const char *name = "default", *bpffs = NULL, *sock = NULL, *metrics = NULL, *ns = "default";
+	const char *agent_config = NULL;
 	struct lab l = {};
 	const char *cmd;
 	int c, r;
@@ -956,6 +968,7 @@ int lab_main(int argc, char **argv)
 		case 'B': bpffs = optarg; break;
 		case 'S': sock = optarg; break;
 		case 'M': metrics = optarg; break;
+		case 'C': agent_config = optarg; break;
 		case 'n': ns = optarg; break;
 		case 'h': lab_usage(stdout); return 0;
 		default: lab_usage(stderr); return 2;
@@ -976,6 +989,16 @@ int lab_main(int argc, char **argv)
 		lab_paths(&l, name, bpffs, sock, metrics);
 		if (self_bindir(l.bindir, sizeof(l.bindir)) < 0)
 			return lab_err("cannot find my own directory");
+		if (agent_config) {
+			char abs[PATH_MAX];
+
+			if (!realpath(agent_config, abs))
+				return lab_err("--agent-config %s: %s", agent_config,
+					       strerror(errno));
+			if (strlen(abs) >= sizeof(l.agent_config))
+				return lab_err("--agent-config %s: path too long", abs);
+			memcpy(l.agent_config, abs, strlen(abs) + 1);
+		}
 		r = lab_up(&l, argv[optind]);
 	} else if (!strcmp(cmd, "down")) {
 		if (state_load(&l, name) < 0) {

@@ -25,6 +25,7 @@ struct loader_map_sizes {
 	unsigned int l7_ports;
 	unsigned int l7_rules;
 	unsigned int l7_socks; /* sluice_l7_socks and sluice_l7_conn */
+	unsigned int l4_flows; /* sluice_l4_flow */
 };
 
 struct loader_opts {
@@ -35,6 +36,7 @@ struct loader_opts {
 	unsigned int log_level;
 	unsigned int pol_events_per_sec; /* per CPU; 0: no policy events */
 	int http_policy; /* load the HTTPPolicy programs (l7_http.bpf.c) */
+	int l4_telemetry; /* sock_ops fills sluice_l4_flow (SL_CFG_F_L4_TELEMETRY) */
 };
 
 struct loader;

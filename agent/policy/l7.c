@@ -11,6 +11,7 @@
 
 #include "agent/policy/l7.h"
 #include "agent/policy/policy.h"
+#include "jsonget.h"
 #include "sl_abi.h"
 
 /* One (endpoint address, port) an HTTPPolicy applies to. */
@@ -26,18 +27,6 @@ struct set {
 	size_t n;
 	size_t n_rules;
 };
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
-}
 
 static int cmp_pair(const void *x, const void *y)
 {

@@ -13,6 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/state/validate.h"
+#include "jsonget.h"
 
 #define MAX_EXPAND_PORTS 1024 /* a port range this small may become exact entries */
 #define SEP		 "\x1f"
@@ -199,18 +200,6 @@ fail:
 		free(kv[i]);
 	free(kv);
 	return NULL;
-}
-
-static const cJSON *jget(const cJSON *o, const char *k)
-{
-	return cJSON_GetObjectItemCaseSensitive(o, k);
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = jget(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static uint8_t proto_num(const char *p)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "agent/lb/maglev.h"
+#include "jsonget.h"
 #include "sync.h"
 
 #define SVC_REC (sizeof(struct sl_svc_key) + sizeof(struct sl_svc_val))
@@ -121,13 +122,6 @@ static void addr_to_abi(const struct ip_addr *a, __u32 out[4], __u8 *family)
 	memset(out, 0, 16);
 	memcpy(out, a->a, a->family == AF_INET ? 4 : 16);
 	*family = a->family == AF_INET ? SL_AF_INET : SL_AF_INET6;
-}
-
-static const char *jstr(const cJSON *o, const char *k)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
 static int cmp_backend(const void *a, const void *b)

@@ -44,6 +44,14 @@ static __always_inline bool addr_eq(const __u32 *a, const __u32 *b)
 	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
+/* The sluice_sk_slot slot of a socket cookie, or NULL where the loader set no slots. */
+static __always_inline struct sl_sk_slot *sk_slot(__u64 cookie)
+{
+	__u32 idx = (__u32)cookie & sl_cfg.sk_slots_mask;
+
+	return sl_cfg.sk_slots_mask ? bpf_map_lookup_elem(&sluice_sk_slot, &idx) : NULL;
+}
+
 static __always_inline struct sl_svc_val *svc_lookup(const __u32 *addr, __u16 port, __u8 proto,
 						     __u8 family)
 {

@@ -198,4 +198,16 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_l7_kill SEC(".maps");
 
+/* L4 telemetry per flow (see struct sl_l4_key); entries are deleted by the agent when the
+ * pod goes. Not preallocated: a per-CPU value is large, and a new key is a new flow's first
+ * connection only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SL_MAX_L4_FLOWS);
+	__type(key, struct sl_l4_key);
+	__type(value, struct sl_l4_val);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l4_flow SEC(".maps");
+
 #endif

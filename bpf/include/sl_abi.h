@@ -501,6 +501,7 @@ enum sl_stat {
 	SL_STAT_L7_SOCK_FULL,	 /* ... could not be (sluice_l7_socks full): the connection is reset */
 	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */
 	SL_STAT_L7_RESET,	 /* ... and its connection reset (sluice_l7_reset, run by the agent) */
+	SL_STAT_L4_FLOW_FULL,	 /* L4 telemetry of a connection lost: sluice_l4_flow full */
 	SL_STAT_MAX,
 };
 
@@ -519,6 +520,53 @@ struct sl_ep_stats {
 	__u64 to_pod_packets;
 	__u64 to_pod_bytes;
 };
+
+/*
+ * sluice_l4_flow: L4 telemetry. sock_ops aggregates the TCP connections of mesh pods per
+ * (local pod address, peer address, server port, role, frontend) in a per-CPU hash; the agent
+ * sums CPUs, turns addresses into workload labels and exports /metrics. Addresses in network
+ * byte order (IPv4 in [0], IPv4-mapped IPv6 keyed as IPv4), ports in host byte order.
+ */
+#define SL_MAX_L4_FLOWS 16384
+
+enum sl_l4_role {
+	SL_L4_CLIENT = 1, /* the mesh pod opened the connection */
+	SL_L4_SERVER = 2, /* the mesh pod accepted it */
+};
+
+struct sl_l4_key {
+	__u32 local[4];	 /* the mesh pod's address */
+	__u32 peer[4];	 /* the other end; for a Service connection, the backend it got */
+	__u32 svc[4];	 /* a client's connect() the socket LB translated: the frontend; else 0 */
+	__u16 port;	 /* the server's port (for a Service connection, the backend's) */
+	__u16 svc_port;	 /* the frontend's port; 0 without svc */
+	__u8 family;	 /* SL_AF_INET or SL_AF_INET6 */
+	__u8 proto;	 /* IPPROTO_TCP */
+	__u8 role;	 /* enum sl_l4_role */
+	__u8 pad;
+};
+
+/* RTT histogram bucket upper bounds in µs; one more bucket above the last. */
+#define SL_RTT_BOUNDS_US                                                                      	50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000,      		1000000
+#define SL_RTT_BUCKETS 15
+
+struct sl_l4_val {
+	__u64 opened;	 /* connections established */
+	__u64 closed;	 /* established connections that ended, however */
+	__u64 reset;	 /* ... of which ended by a reset, sent or received */
+	__u64 refused;	 /* connect()s answered by a reset */
+	__u64 failed;	 /* connect()s that never established otherwise (timeout, unreachable) */
+	__u64 bytes_tx;	 /* payload bytes the peer acknowledged, counted at close */
+	__u64 bytes_rx;	 /* payload bytes received, counted at close */
+	__u64 segs_tx;	 /* segments sent (with retransmissions and pure ACKs), at close */
+	__u64 segs_rx;	 /* segments received, at close */
+	__u64 retrans;	 /* segments retransmitted, at close */
+	__u64 rtt_sum_us; /* sum of the closed connections' smoothed RTTs */
+	__u64 rtt[SL_RTT_BUCKETS]; /* their smoothed RTTs by SL_RTT_BOUNDS_US bucket */
+};
+
+/* sl_config.flags */
+#define SL_CFG_F_L4_TELEMETRY (1u << 0) /* sock_ops fills sluice_l4_flow */
 
 /* Load-time configuration in .rodata, written by the agent before load. */
 struct sl_config {

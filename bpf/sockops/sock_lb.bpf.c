@@ -67,14 +67,6 @@ static __always_inline void sa_write(struct bpf_sock_addr *ctx, bool v6, const s
 	ctx->user_ip6[3] = addr[3];
 }
 
-/* The slot of cookie, or NULL where the loader set no slots. */
-static __always_inline struct sl_sk_slot *sk_slot(__u64 cookie)
-{
-	__u32 idx = (__u32)cookie & sl_cfg.sk_slots_mask;
-
-	return sl_cfg.sk_slots_mask ? bpf_map_lookup_elem(&sluice_sk_slot, &idx) : NULL;
-}
-
 /* connect/sendmsg: frontend -> backend. Returns the hook verdict (1 allow, 0 refuse). */
 static __always_inline int sock_fwd(struct bpf_sock_addr *ctx, bool v6, bool conn)
 {

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * sluice_sockops: sock_ops on the mesh's cgroup subtree (never the root cgroup). Counts
- * established connections, and puts each server socket accepted on a (pod address, port) with
+ * established connections, puts each server socket accepted on a (pod address, port) with
  * HTTP rules into sluice_l7_socks, whose stream parser and verdict (l7_http.bpf.c) judge its
- * requests. Sockmap acceleration and RTT telemetry hook in here later. Never fails a socket:
- * every path returns 1.
+ * requests, and, with L4 telemetry on, aggregates connections per flow (l4tel.h). Sockmap
+ * acceleration hooks in here later. Never fails a socket: every path returns 1.
  */
 #include "common.h"
 #include "maps.h"
+#include "l4tel.h"
 #include "l7.h"
 
 static __always_inline void l7_add(struct bpf_sock_ops *skops)
@@ -35,12 +36,27 @@ SEC("sockops")
 int sluice_sockops(struct bpf_sock_ops *skops)
 {
 	switch (skops->op) { /* op: host byte order */
+	case BPF_SOCK_OPS_TCP_CONNECT_CB:
+		if (l4_on())
+			l4_watch(skops, SL_L4_CLIENT);
+		break;
 	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
 		stat_add(SL_STAT_SOCK_ACTIVE_EST, 0);
+		if (l4_on())
+			l4_opened(skops, SL_L4_CLIENT);
 		break;
 	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
 		stat_add(SL_STAT_SOCK_PASSIVE_EST, 0);
 		l7_add(skops);
+		if (l4_on()) {
+			l4_watch(skops, SL_L4_SERVER);
+			l4_opened(skops, SL_L4_SERVER);
+		}
+		break;
+	case BPF_SOCK_OPS_STATE_CB:
+		/* args[0]: the old state, args[1]: the new one (host byte order) */
+		if (l4_on() && skops->args[1] == BPF_TCP_CLOSE)
+			l4_closed(skops, skops->args[0]);
 		break;
 	default:
 		break;

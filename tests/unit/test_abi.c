@@ -124,7 +124,7 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
 	assert_int_equal(SL_STAT_L7_NO_REPLY, 40);
 	assert_int_equal(SL_STAT_L7_RESET, 41);
-	assert_int_equal(SL_STAT_MAX, 42);
+	assert_int_equal(SL_STAT_MAX, 43);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -267,6 +267,28 @@ static void l7_structs__layout__pinned(void **state)
 	assert_int_equal(SL_STAT_L7_UPGRADE - SL_STAT_L7_ALLOWED, SL_L7_R_UPGRADE);
 }
 
+static void l4_structs__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_l4_key, 56);
+	OFF(sl_l4_key, peer, 16);
+	OFF(sl_l4_key, svc, 32);
+	OFF(sl_l4_key, port, 48);
+	OFF(sl_l4_key, svc_port, 50);
+	OFF(sl_l4_key, family, 52);
+	OFF(sl_l4_key, role, 54);
+	SZ(sl_l4_val, 208);
+	OFF(sl_l4_val, bytes_tx, 40);
+	OFF(sl_l4_val, retrans, 72);
+	OFF(sl_l4_val, rtt_sum_us, 80);
+	OFF(sl_l4_val, rtt, 88);
+	assert_int_equal(SL_RTT_BUCKETS, 15);
+	assert_int_equal(SL_L4_CLIENT, 1);
+	assert_int_equal(SL_L4_SERVER, 2);
+	assert_int_equal(SL_CFG_F_L4_TELEMETRY, 1);
+	assert_int_equal(SL_STAT_L4_FLOW_FULL, 42);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +306,7 @@ int main(void)
 		cmocka_unit_test(sl_lb_structs__layout__pinned),
 		cmocka_unit_test(sl_abi__constants__pinned),
 		cmocka_unit_test(l7_structs__layout__pinned),
+		cmocka_unit_test(l4_structs__layout__pinned),
 	};
 
 	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);

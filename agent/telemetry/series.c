@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "series.h"
+
+struct group {
+	const char *labels; /* a row's (this scrape) */
+	uint64_t *vals;	    /* summed over the group's rows */
+	bool admitted;
+};
+
+struct tel_series {
+	size_t n_vals;
+	unsigned int limit;
+	/* this scrape's rows: labels and vals of row i at rows[i] and vals[i * n_vals] */
+	char **rows;
+	uint64_t *rvals;
+	size_t n_rows, cap_rows;
+	/* after tel_series_end: the groups, sorted by labels */
+	struct group *groups;
+	size_t n_groups;
+	/* admitted label sets, sorted, owned */
+	char **adm;
+	size_t n_adm;
+	/* the series written: admitted groups, then the overflow */
+	struct group *out;
+	size_t n_out;
+	uint64_t *over;
+	size_t n_over;
+};
+
+int tel_series_new(size_t n_vals, unsigned int limit, struct tel_series **ret)
+{
+	struct tel_series *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->n_vals = n_vals;
+	t->limit = limit;
+	t->over = calloc(n_vals, sizeof(uint64_t));
+	if (!t->over) {
+		free(t);
+		return -ENOMEM;
+	}
+	*ret = t;
+	return 0;
+}
+
+static void scrape_free(struct tel_series *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->n_rows; i++)
+		free(t->rows[i]);
+	for (i = 0; i < t->n_groups; i++)
+		free(t->groups[i].vals);
+	free(t->groups);
+	free(t->out);
+	t->groups = NULL;
+	t->out = NULL;
+	t->n_rows = t->n_groups = t->n_out = t->n_over = 0;
+}
+
+void tel_series_free(struct tel_series *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	scrape_free(t);
+	for (i = 0; i < t->n_adm; i++)
+		free(t->adm[i]);
+	free(t->adm);
+	free(t->rows);
+	free(t->rvals);
+	free(t->over);
+	free(t);
+}
+
+void tel_series_begin(struct tel_series *t)
+{
+	scrape_free(t);
+}
+
+int tel_series_add(struct tel_series *t, const char *labels, const uint64_t *vals)
+{
+	char **nr;
+	uint64_t *nv;
+	size_t cap;
+
+	if (t->n_rows == t->cap_rows) {
+		cap = t->cap_rows ? t->cap_rows * 2 : 64;
+		nr = realloc(t->rows, cap * sizeof(*nr));
+		if (!nr)
+			return -ENOMEM;
+		t->rows = nr;
+		nv = realloc(t->rvals, cap * t->n_vals * sizeof(*nv));
+		if (!nv)
+			return -ENOMEM;
+		t->rvals = nv;
+		t->cap_rows = cap;
+	}
+	t->rows[t->n_rows] = strdup(labels);
+	if (!t->rows[t->n_rows])
+		return -ENOMEM;
+	memcpy(t->rvals + t->n_rows * t->n_vals, vals, t->n_vals * sizeof(*vals));
+	t->n_rows++;
+	return 0;
+}
+
+/* qsort context-free: sorts row indices by label, through a file-scope pointer */
+static char **sort_rows;
+
+static int cmp_idx(const void *a, const void *b)
+{
+	return strcmp(sort_rows[*(const size_t *)a], sort_rows[*(const size_t *)b]);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static long adm_find(const struct tel_series *t, const char *labels)
+{
+	char **hit;
+
+	if (!t->n_adm)
+		return -1;
+	hit = bsearch(&labels, t->adm, t->n_adm, sizeof(*t->adm), cmp_str);
+	return hit ? hit - t->adm : -1;
+}
+
+int tel_series_end(struct tel_series *t)
+{
+	size_t *idx = NULL, i, j, k, n_new = 0;
+	bool *seen = NULL;
+	char **adm = NULL;
+	struct group *g;
+	long a;
+	int r = -ENOMEM;
+
+	idx = malloc((t->n_rows + 1) * sizeof(*idx));
+	t->groups = calloc(t->n_rows + 1, sizeof(*t->groups));
+	t->out = calloc(t->n_rows + 1, sizeof(*t->out));
+	seen = calloc(t->n_adm + 1, sizeof(*seen));
+	if (!idx || !t->groups || !t->out || !seen)
+		goto out;
+	for (i = 0; i < t->n_rows; i++)
+		idx[i] = i;
+	sort_rows = t->rows;
+	qsort(idx, t->n_rows, sizeof(*idx), cmp_idx);
+	for (i = 0; i < t->n_rows; i = j) {
+		g = &t->groups[t->n_groups++];
+		g->labels = t->rows[idx[i]];
+		g->vals = calloc(t->n_vals, sizeof(uint64_t));
+		if (!g->vals)
+			goto out;
+		for (j = i; j < t->n_rows && !strcmp(t->rows[idx[j]], g->labels); j++)
+			for (k = 0; k < t->n_vals; k++)
+				g->vals[k] += t->rvals[idx[j] * t->n_vals + k];
+		a = adm_find(t, g->labels);
+		if (a >= 0) {
+			seen[a] = true;
+			g->admitted = true;
+		} else {
+			n_new++;
+		}
+	}
+	/* keep the admitted label sets still seen, then admit new ones while there is room */
+	adm = malloc((t->n_adm + n_new + 1) * sizeof(*adm));
+	if (!adm)
+		goto out;
+	for (i = k = 0; i < t->n_adm; i++) {
+		if (seen[i])
+			adm[k++] = t->adm[i];
+		else
+			free(t->adm[i]);
+	}
+	free(t->adm);
+	t->adm = adm;
+	t->n_adm = k;
+	memset(t->over, 0, t->n_vals * sizeof(uint64_t));
+	for (i = 0; i < t->n_groups; i++) {
+		g = &t->groups[i];
+		if (!g->admitted && t->n_adm < t->limit) {
+			t->adm[t->n_adm] = strdup(g->labels);
+			if (!t->adm[t->n_adm])
+				goto out;
+			t->n_adm++;
+			g->admitted = true;
+		}
+		if (g->admitted) {
+			t->out[t->n_out++] = *g;
+			continue;
+		}
+		for (k = 0; k < t->n_vals; k++)
+			t->over[k] += g->vals[k];
+		t->n_over++;
+	}
+	qsort(t->adm, t->n_adm, sizeof(*t->adm), cmp_str);
+	if (t->n_over)
+		t->out[t->n_out++] = (struct group){ .labels = TEL_OVERFLOW_LABELS,
+						     .vals = t->over };
+	r = 0;
+out:
+	free(idx);
+	free(seen);
+	return r;
+}
+
+size_t tel_series_count(const struct tel_series *t)
+{
+	return t->n_out;
+}
+
+void tel_series_at(const struct tel_series *t, size_t i, const char **ret_labels,
+		   const uint64_t **ret_vals)
+{
+	*ret_labels = t->out[i].labels;
+	*ret_vals = t->out[i].vals;
+}
+
+size_t tel_series_overflowed(const struct tel_series *t)
+{
+	return t->n_over;
+}
+
+bool tel_label_append(char *buf, size_t len, const char *name, const char *v)
+{
+	size_t n = strlen(buf);
+	const char *p;
+
+	if (!v || !*v)
+		return true; /* an empty label is no label */
+	if (n + strlen(name) + 4 > len)
+		return false;
+	n += (size_t)snprintf(buf + n, len - n, "%s%s=\"", n ? "," : "", name);
+	for (p = v; *p; p++) {
+		const char *esc = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+		size_t w = esc ? 2 : 1;
+
+		if (n + w + 2 > len)
+			return false;
+		if (esc)
+			memcpy(buf + n, esc, 2);
+		else
+			buf[n] = *p;
+		n += w;
+	}
+	buf[n++] = '"';
+	buf[n] = '\0';
+	return true;
+}
+
+static void braces(FILE *f, const char *labels, const char *extra)
+{
+	if (!*labels && !extra)
+		return;
+	fprintf(f, "{%s%s%s}", labels, *labels && extra ? "," : "", extra ? extra : "");
+}
+
+void tel_series_write(FILE *f, const struct tel_series *t, const char *name, const char *type,
+		      const char *help, size_t idx)
+{
+	size_t i;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	for (i = 0; i < t->n_out; i++) {
+		fputs(name, f);
+		braces(f, t->out[i].labels, NULL);
+		fprintf(f, " %llu\n", (unsigned long long)t->out[i].vals[idx]);
+	}
+}
+
+void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name,
+			   const char *help, size_t idx, const double *bounds, size_t n_bounds,
+			   size_t sum_idx, double sum_scale)
+{
+	char le[48];
+	uint64_t cum;
+	size_t i, b;
+
+	fprintf(f, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+	for (i = 0; i < t->n_out; i++) {
+		const uint64_t *v = t->out[i].vals;
+
+		cum = 0;
+		for (b = 0; b <= n_bounds; b++) {
+			cum += v[idx + b];
+			if (b < n_bounds)
+				snprintf(le, sizeof(le), "le=\"%g\"", bounds[b]);
+			else
+				snprintf(le, sizeof(le), "le=\"+Inf\"");
+			fprintf(f, "%s_bucket", name);
+			braces(f, t->out[i].labels, le);
+			fprintf(f, " %llu\n", (unsigned long long)cum);
+		}
+		fprintf(f, "%s_sum", name);
+		braces(f, t->out[i].labels, NULL);
+		fprintf(f, " %.9g\n", (double)v[sum_idx] * sum_scale);
+		fprintf(f, "%s_count", name);
+		braces(f, t->out[i].labels, NULL);
+		fprintf(f, " %llu\n", (unsigned long long)cum);
+	}
+}

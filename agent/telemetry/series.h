@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Cardinality control for exported metrics: a series table of one metric group (metrics that
+ * share one label set and are written together). Each scrape adds rows (a label set and its
+ * counters) in any order and any number; rows with equal label sets are summed. A label set is
+ * admitted as a series of its own while the group holds fewer than its limit; the rest are
+ * summed into one overflow series (labelled otel_metric_overflow="true", as OpenTelemetry's
+ * SDKs do). Admission sticks across scrapes, so a series never moves between itself and the
+ * overflow while it lives; a series no row contributed to in a scrape is dropped (its pod went,
+ * its kernel entries with it), which frees its place.
+ */
+#ifndef SL_AGENT_TEL_SERIES_H
+#define SL_AGENT_TEL_SERIES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define TEL_OVERFLOW_LABELS "otel_metric_overflow=\"true\""
+
+struct tel_series;
+
+/* A group whose rows carry n_vals counters each, admitting at most limit series. */
+int tel_series_new(size_t n_vals, unsigned int limit, struct tel_series **ret)
+	__attribute__((warn_unused_result));
+void tel_series_free(struct tel_series *t);
+
+/* Starts a scrape: forgets the rows of the last one. */
+void tel_series_begin(struct tel_series *t);
+/* A row: labels in Prometheus text form (k="v",...; "" for none), copied. */
+int tel_series_add(struct tel_series *t, const char *labels, const uint64_t *vals)
+	__attribute__((warn_unused_result));
+/* Ends a scrape: sums equal label sets, admits, fills the overflow, drops what went. */
+int tel_series_end(struct tel_series *t) __attribute__((warn_unused_result));
+
+/* After tel_series_end: the series, in label order, then the overflow (if anything overflowed). */
+size_t tel_series_count(const struct tel_series *t);
+void tel_series_at(const struct tel_series *t, size_t i, const char **ret_labels,
+		   const uint64_t **ret_vals);
+/* How many label sets went into the overflow in the last scrape (0: no overflow series). */
+size_t tel_series_overflowed(const struct tel_series *t);
+
+/* Appends v to buf as a Prometheus label value (escaping \, " and newline); false if it does
+ * not fit. */
+bool tel_label_append(char *buf, size_t len, const char *name, const char *v);
+
+/*
+ * Writes one family line per series of t: NAME{labels} vals[idx]. For a histogram
+ * (bounds != NULL, n_bounds finite bounds in seconds), vals[idx..idx+n_bounds] are the bucket
+ * counts (the last one above every bound) and vals[sum_idx] the sum in units of sum_scale
+ * seconds: NAME_bucket{..,le=".."} cumulative, NAME_sum and NAME_count.
+ */
+void tel_series_write(FILE *f, const struct tel_series *t, const char *name, const char *type,
+		      const char *help, size_t idx);
+void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name,
+			   const char *help, size_t idx, const double *bounds, size_t n_bounds,
+			   size_t sum_idx, double sum_scale);
+
+#endif

@@ -1,0 +1,210 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * L4 telemetry from sock_ops: the TCP connections of mesh pods, aggregated in the kernel per
+ * flow (struct sl_l4_key) in the per-CPU hash sluice_l4_flow; nothing per packet.
+ *   - established (active or passive): opened;
+ *   - state CLOSE: how it ended (closed, reset; refused or failed for a connect() that never
+ *     established), and the connection's totals from its tcp_sock, added once: bytes acked and
+ *     received, segments each way, retransmissions, its smoothed RTT into the histogram.
+ * sock_ops reports state changes only to sockets that ask: TCP_CONNECT_CB and
+ * PASSIVE_ESTABLISHED_CB set BPF_SOCK_OPS_STATE_CB_FLAG. A client socket also gets
+ * BPF_SOCK_OPS_RTO_CB_FLAG, which marks its role for the close (a struct sock does not say
+ * which side opened it); its callback, an RTO, does nothing here.
+ */
+#ifndef SL_BPF_L4TEL_H
+#define SL_BPF_L4TEL_H
+
+#include <bpf/bpf_core_read.h>
+
+#include "common.h"
+#include "l7.h"
+#include "lb.h"
+#include "maps.h"
+
+#define L4_ECONNRESET	104
+#define L4_EPIPE	32
+#define L4_ECONNREFUSED 111
+
+static __always_inline bool l4_on(void)
+{
+	return sl_cfg.flags & SL_CFG_F_L4_TELEMETRY;
+}
+
+/* The flow key of the socket of skops. */
+static __always_inline void l4_key(struct bpf_sock_ops *skops, struct sl_l4_key *k, __u8 role)
+{
+	struct sl_sk_rev_key rk = { .cookie = 0 };
+	struct sl_sk_rev_val *fe = NULL;
+	struct sl_sk_slot *sl;
+	__u8 pf = SL_AF_INET6;
+	__u64 cookie;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->proto = IPPROTO_TCP;
+	k->role = role;
+	if (skops->family == 2 /* AF_INET, host byte order */) {
+		k->family = SL_AF_INET;
+		k->local[0] = skops->local_ip4;	  /* network byte order */
+		k->peer[0] = skops->remote_ip4;	  /* network byte order */
+	} else {
+		k->family = SL_AF_INET6;
+		k->local[0] = skops->local_ip6[0]; /* network byte order */
+		k->local[1] = skops->local_ip6[1];
+		k->local[2] = skops->local_ip6[2];
+		k->local[3] = skops->local_ip6[3];
+		k->peer[0] = skops->remote_ip6[0];
+		k->peer[1] = skops->remote_ip6[1];
+		k->peer[2] = skops->remote_ip6[2];
+		k->peer[3] = skops->remote_ip6[3];
+		addr_unmap(k->local, &k->family);
+		addr_unmap(k->peer, &pf);
+	}
+	/* local_port: host byte order; remote_port: network byte order in the high 16 bits */
+	k->port = role == SL_L4_SERVER ? (__u16)skops->local_port
+				       : (__u16)bpf_ntohl(skops->remote_port);
+	if (role != SL_L4_CLIENT)
+		return;
+	/* the frontend the socket LB translated this connect() from, if it did */
+	cookie = bpf_get_socket_cookie(skops);
+	sl = sk_slot(cookie);
+	if (sl && sl->cookie == cookie) {
+		fe = &sl->fe;
+	} else {
+		rk.cookie = cookie;
+		addr_copy(rk.addr, k->peer);
+		rk.port = bpf_htons(k->port);
+		rk.family = k->family;
+		fe = bpf_map_lookup_elem(&sluice_sk_rev, &rk);
+	}
+	if (fe && fe->family == k->family) {
+		addr_copy(k->svc, fe->addr);
+		k->svc_port = bpf_ntohs(fe->port);
+	}
+}
+
+/* The flow's per-CPU counters, created on its first connection; NULL (counted) when full. */
+static __always_inline struct sl_l4_val *l4_flow(const struct sl_l4_key *k)
+{
+	struct sl_l4_val *v = bpf_map_lookup_elem(&sluice_l4_flow, k), zero;
+
+	if (v)
+		return v;
+	__builtin_memset(&zero, 0, sizeof(zero));
+	/* EEXIST: another CPU created it meanwhile; the lookup below finds it */
+	bpf_map_update_elem(&sluice_l4_flow, k, &zero, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&sluice_l4_flow, k);
+	if (!v)
+		stat_add(SL_STAT_L4_FLOW_FULL, 0);
+	return v;
+}
+
+static __always_inline __u32 l4_rtt_bucket(__u32 us)
+{
+	static const __u32 bounds[SL_RTT_BUCKETS - 1] = { SL_RTT_BOUNDS_US };
+	__u32 i;
+
+	for (i = 0; i < SL_RTT_BUCKETS - 1; i++)
+		if (us <= bounds[i])
+			return i;
+	return SL_RTT_BUCKETS - 1;
+}
+
+/* sock_ops (TCP_CONNECT_CB, PASSIVE_ESTABLISHED_CB): ask for the state changes of skops. */
+static __always_inline void l4_watch(struct bpf_sock_ops *skops, __u8 role)
+{
+	__u32 f = skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG;
+
+	if (role == SL_L4_CLIENT)
+		f |= BPF_SOCK_OPS_RTO_CB_FLAG;
+	bpf_sock_ops_cb_flags_set(skops, (int)f);
+}
+
+static __always_inline void l4_opened(struct bpf_sock_ops *skops, __u8 role)
+{
+	struct sl_l4_key k;
+	struct sl_l4_val *v;
+
+	l4_key(skops, &k, role);
+	v = l4_flow(&k);
+	if (v)
+		v->opened++;
+}
+
+/*
+ * Payload bytes from tcp_sock's RFC 4898 counters, which count sequence space: bytes_acked
+ * includes an active opener's SYN and our FIN once acked (a passive opener's SYN-ACK is not
+ * counted: its snd_una is set, not advanced), bytes_received includes the peer's FIN.
+ */
+static __always_inline __u64 l4_payload_acked(struct bpf_sock_ops *skops, struct tcp_sock *tp,
+					      __u8 role, __u32 old_state)
+{
+	__u64 n = skops->bytes_acked, seq = 0;
+
+	if (role == SL_L4_CLIENT)
+		seq++;
+	/* our FIN was queued in these states; acked when nothing is outstanding */
+	if (tp && (old_state == BPF_TCP_FIN_WAIT1 || old_state == BPF_TCP_FIN_WAIT2 ||
+		   old_state == BPF_TCP_CLOSING || old_state == BPF_TCP_LAST_ACK) &&
+	    tp->snd_una == tp->write_seq)
+		seq++;
+	return n > seq ? n - seq : 0;
+}
+
+static __always_inline __u64 l4_payload_received(struct bpf_sock_ops *skops,
+						 struct tcp_sock *tp)
+{
+	__u64 n = skops->bytes_received;
+
+	/* SOCK_DONE: tcp_fin() saw the peer's FIN */
+	if (tp && n && (tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags &
+			(1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		n--;
+	return n;
+}
+
+/* sock_ops STATE_CB into TCP_CLOSE from old_state. */
+static __always_inline void l4_closed(struct bpf_sock_ops *skops, __u32 old_state)
+{
+	__u8 role = skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_RTO_CB_FLAG ? SL_L4_CLIENT
+									   : SL_L4_SERVER;
+	struct bpf_sock *bsk = skops->sk;
+	struct tcp_sock *tp = NULL;
+	struct sl_l4_key k;
+	struct sl_l4_val *v;
+	__u32 srtt, b;
+	int err = 0;
+
+	l4_key(skops, &k, role);
+	v = l4_flow(&k);
+	if (!v)
+		return;
+	if (bsk)
+		tp = bpf_skc_to_tcp_sock(bsk);
+	if (tp)
+		err = tp->inet_conn.icsk_inet.sk.sk_err;
+	if (old_state == BPF_TCP_SYN_SENT) {
+		if (err == L4_ECONNREFUSED)
+			v->refused++;
+		else
+			v->failed++;
+		return;
+	}
+	v->closed++;
+	/* a reset received sets sk_err; one sent (an abort: SO_LINGER 0, close with unread
+	 * data) leaves ESTABLISHED or CLOSE_WAIT for CLOSE directly, skipping the FIN states */
+	if (err == L4_ECONNRESET || err == L4_EPIPE ||
+	    (!err && (old_state == BPF_TCP_ESTABLISHED || old_state == BPF_TCP_CLOSE_WAIT)))
+		v->reset++;
+	v->bytes_tx += l4_payload_acked(skops, tp, role, old_state);
+	v->bytes_rx += l4_payload_received(skops, tp);
+	v->segs_tx += skops->segs_out;
+	v->segs_rx += skops->segs_in;
+	v->retrans += skops->total_retrans;
+	srtt = skops->srtt_us >> 3; /* tcp_sock keeps it in µs << 3 */
+	v->rtt_sum_us += srtt;
+	b = l4_rtt_bucket(srtt);
+	if (b < SL_RTT_BUCKETS)
+		v->rtt[b]++;
+}
+
+#endif
