@@ -210,4 +210,22 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_l4_flow SEC(".maps");
 
+/* HTTP telemetry: per-connection parser state and per-CPU request aggregates (sl_abi.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SL_MAX_HTTP_FLOWS);
+	__type(key, struct sl_http_fkey);
+	__type(value, struct sl_http_flow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_http_flow SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SL_MAX_HTTP_STATS);
+	__type(key, struct sl_http_skey);
+	__type(value, struct sl_http_sval);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_http_stats SEC(".maps");
+
 #endif

@@ -502,6 +502,9 @@ enum sl_stat {
 	SL_STAT_L7_NO_REPLY,	 /* denied request too short to be rewritten into the reply: dropped */
 	SL_STAT_L7_RESET,	 /* ... and its connection reset (sluice_l7_reset, run by the agent) */
 	SL_STAT_L4_FLOW_FULL,	 /* L4 telemetry of a connection lost: sluice_l4_flow full */
+	SL_STAT_HTTP_REQ,	 /* HTTP request and response pair seen by the telemetry parser */
+	SL_STAT_HTTP_LOST,	 /* HTTP connection whose framing the parser lost (gap, upgrade...) */
+	SL_STAT_HTTP_FULL,	 /* HTTP telemetry lost: sluice_http_stats full */
 	SL_STAT_MAX,
 };
 
@@ -565,8 +568,106 @@ struct sl_l4_val {
 	__u64 rtt[SL_RTT_BUCKETS]; /* their smoothed RTTs by SL_RTT_BOUNDS_US bucket */
 };
 
+/*
+ * HTTP/1.x telemetry at tc on the pod's veth (bpf/include/http_tel.h). sluice_http_flow holds
+ * the parser of each TCP connection of a pod (LRU, keyed by the pod's and the peer's address
+ * and port); sluice_http_stats aggregates finished requests per (pod, peer, server port, role,
+ * method, status) in a per-CPU hash. Addresses in network byte order, ports in host order.
+ */
+#define SL_MAX_HTTP_FLOWS 65536
+#define SL_MAX_HTTP_STATS 16384
+#define SL_HTTP_PENDING	  8 /* pipelined requests a connection may have awaiting responses */
+
+struct sl_http_fkey {
+	__u32 local[4];	 /* the pod's address */
+	__u32 peer[4];
+	__u16 lport;
+	__u16 pport;
+	__u8 family;
+	__u8 pad[3];
+};
+
+/* One direction's parser: requests (client to server) or responses. */
+struct sl_http_dir {
+	__u32 seq;	 /* the next byte expected (TCP sequence number) */
+	__u32 start;	 /* sequence number of the current message's first byte */
+	__u64 num;	 /* number being read: Content-Length, chunk size, status */
+	__u64 left;	 /* body or chunk bytes to skip */
+	__u8 st;	 /* HT_* state */
+	__u8 hdr;	 /* header whose value is being read */
+	__u8 tok;	 /* bytes into the current name or value */
+	__u8 flags;	 /* SL_HT_F_* of the current message */
+	__u32 cand;	 /* header names still matching (bits) */
+};
+
+#define SL_HT_F_CLEN	(1u << 0) /* Content-Length seen */
+#define SL_HT_F_CHUNKED	(1u << 1) /* Transfer-Encoding ends in chunked */
+#define SL_HT_F_CLOSE	(1u << 2) /* Connection: close */
+#define SL_HT_F_TE_OK	(1u << 3) /* the Transfer-Encoding value matches "chunked" so far */
+#define SL_HT_F_CN_OK	(1u << 4) /* the Connection value matches "close" so far */
+
+struct sl_http_req {
+	__u64 ts;	 /* when its first byte crossed the veth (bpf_ktime_get_ns) */
+	__u32 bytes;	 /* its length, head and body, once framed */
+	__u8 method;	 /* enum sl_http_method */
+	__u8 done;	 /* framed to its end */
+	__u16 pad;
+};
+
+struct sl_http_flow {
+	struct sl_http_dir d[2]; /* [0] requests, [1] responses */
+	struct sl_http_req q[SL_HTTP_PENDING]; /* requests awaiting responses, oldest at qh */
+	__u64 resp_ts;	 /* the current response's first byte */
+	__u64 chunk_ts;	 /* its last chunk's first byte (streaming) */
+	__u32 chunks;	 /* chunks of the current response so far */
+	__u16 status;
+	__u8 qh;	 /* queue head */
+	__u8 qn;	 /* requests queued */
+	__u8 role;	 /* SL_L4_CLIENT: the pod sends the requests; SL_L4_SERVER: it answers */
+	__u8 lost;	 /* framing lost (a gap, an upgrade, a queue overflow): no more parsing */
+	__u8 pad[2];
+};
+
+/* Duration buckets (upper bounds, µs), OpenTelemetry's HTTP defaults 0.005 ... 10 s. */
+#define SL_HTTP_BOUNDS_US                                                                     \
+	5000, 10000, 25000, 50000, 75000, 100000, 250000, 500000, 750000, 1000000, 2500000,     \
+		5000000, 7500000, 10000000
+/* Gaps between the chunks of a streamed response (inter-token latency), µs. */
+#define SL_GAP_BOUNDS_US                                                                      \
+	1000, 2500, 5000, 10000, 20000, 30000, 50000, 75000, 100000, 250000, 500000, 1000000,   \
+		2500000, 10000000
+#define SL_HTTP_BUCKETS 15
+
+struct sl_http_skey {
+	__u32 local[4];	 /* the pod */
+	__u32 peer[4];	 /* the client (role server) or the server it reached (role client) */
+	__u16 port;	 /* the server's port */
+	__u16 status;	 /* response status code; 0: none (the connection ended first) */
+	__u8 family;
+	__u8 role;	 /* enum sl_l4_role */
+	__u8 method;	 /* enum sl_http_method */
+	__u8 pad;
+};
+
+struct sl_http_sval {
+	__u64 count;
+	__u64 req_bytes;
+	__u64 resp_bytes;
+	__u64 dur_sum_ns;	 /* request's first byte to the response's last */
+	__u64 dur[SL_HTTP_BUCKETS];
+	__u64 ttfb_sum_ns;	 /* request's first byte to the response's first */
+	__u64 ttfb[SL_HTTP_BUCKETS];
+	__u64 streams;		 /* chunked responses */
+	__u64 ttfc_sum_ns;	 /* request's first byte to the first chunk's */
+	__u64 ttfc[SL_HTTP_BUCKETS];
+	__u64 gaps;		 /* gaps between consecutive chunks */
+	__u64 gap_sum_ns;
+	__u64 gap[SL_HTTP_BUCKETS];
+};
+
 /* sl_config.flags */
-#define SL_CFG_F_L4_TELEMETRY (1u << 0) /* sock_ops fills sluice_l4_flow */
+#define SL_CFG_F_L4_TELEMETRY	(1u << 0) /* sock_ops fills sluice_l4_flow */
+#define SL_CFG_F_HTTP_TELEMETRY (1u << 1) /* tc parses HTTP/1.x into sluice_http_stats */
 
 /* Load-time configuration in .rodata, written by the agent before load. */
 struct sl_config {

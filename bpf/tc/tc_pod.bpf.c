@@ -7,6 +7,8 @@
  *                  hit -> pick a backend, track the flow, DNAT. The stack then routes it.
  *   sluice_tc_out: host-veth egress, i.e. packets delivered to the pod: replies of tracked
  *                  flows get their source translated back to the frontend.
+ * Both feed HTTP telemetry (bpf/include/http_tel.h) with what policy let through, on the
+ * tuple between the pod and the backend (after the DNAT, before the reverse NAT).
  * Both run the pod's NetworkPolicy (bpf/include/policy.h): egress in sluice_tc_in after the
  * DNAT (so policy sees the backend), ingress in sluice_tc_out before the reverse NAT; a packet
  * from a pod whose source is not its own is dropped (SL_STAT_POL_SPOOFED) once the veth is
@@ -18,6 +20,7 @@
  * Malformed headers: passed unchanged (the stack drops them), counted in SL_STAT_PARSE_ERROR.
  */
 #include "common.h"
+#include "http_tel.h"
 #include "lb.h"
 #include "maps.h"
 #include "nat.h"
@@ -158,6 +161,8 @@ static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
 		}
 		if (ep && pol_judge(&p, ep, SL_POL_EGRESS, skb->len) < 0)
 			return TC_ACT_SHOT;
+		if (registered)
+			ht_packet(skb, &p, true);
 		return TC_ACT_OK;
 	}
 	/* judged on the tuple the pod's peer sent, before the reply gets its frontend back */
@@ -165,6 +170,9 @@ static __always_inline int tc_handle(struct __sk_buff *skb, bool from_pod)
 		return TC_ACT_SHOT;
 	if (!p.l4 || p.frag)
 		return TC_ACT_OK;
+	/* before the reverse NAT: the tuple is the one sluice_tc_in saw after its DNAT */
+	if (registered)
+		ht_packet(skb, &p, false);
 	return lb_rev(skb, &p, SL_STAT_TC_REVNAT);
 }
 

@@ -1,0 +1,713 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * HTTP/1.x telemetry at tc on a pod's host-side veth, for the pod's TCP connections, both as
+ * a client and as a server (RED: rate, errors, duration, without a proxy and without touching
+ * the application). Each connection gets a parser (struct sl_http_flow, LRU) on its first
+ * payload that starts with a request method: the side that sent it is the client.
+ *
+ * Each direction is followed by TCP sequence number. Heads, chunk-size lines and trailers are
+ * read byte by byte (bpf_loop over up to HT_BUF bytes at a time, all state in the map value,
+ * so a head split across segments parses as one); bodies are skipped by arithmetic
+ * (Content-Length, chunk sizes), never read. A request's first byte starts its clock; its
+ * response's first byte gives the time to first byte, its last byte the duration; chunked
+ * responses also give the time to the first chunk and the gaps between chunks (streamed
+ * replies such as LLM servers' tokens). Requests wait in a queue of SL_HTTP_PENDING, so
+ * pipelined ones pair with their responses in order. A finished pair is added to
+ * sluice_http_stats per (pod, peer, server port, role, method, status).
+ *
+ * What breaks framing stops the connection's parsing for good (SL_STAT_HTTP_LOST): a gap in
+ * the sequence (a segment this veth never saw), a 101 Switching Protocols or a CONNECT, a
+ * queue overflow, bytes that are not HTTP/1.x. A retransmission of bytes already read is
+ * skipped. HTTP/2, TLS and other protocols never get a parser: their connections stay L4.
+ */
+#ifndef SL_BPF_HTTP_TEL_H
+#define SL_BPF_HTTP_TEL_H
+
+#include "common.h"
+#include "http.h"
+#include "maps.h"
+#include "parse.h"
+
+#define HT_BUF	     256 /* bytes read per bpf_loop */
+#define HT_ROUNDS    32	 /* loop rounds per packet: messages, bodies, byte runs */
+#define HT_TCP_FIN   0x01
+#define HT_TCP_RST   0x04
+
+/* parser states (sl_http_dir.st) */
+enum {
+	HT_START,	/* a message's first byte is next */
+	HT_FIRST,	/* in the request line (method read) or status line */
+	HT_SKIPLINE,	/* the rest of the first line */
+	HT_LINE,	/* start of a header line, or the empty line */
+	HT_NAME,
+	HT_VWS,
+	HT_VALUE,
+	HT_H_LF,	/* a header line's CR */
+	HT_END_LF,	/* the empty line's CR */
+	HT_BODY,	/* skipping left bytes of a body or chunk */
+	HT_CHUNK_SIZE,
+	HT_CHUNK_EXT,	/* chunk extensions, up to the LF */
+	HT_CHUNK_END,	/* the CRLF after a chunk's data */
+	HT_TRAILER,	/* start of a trailer line, or the empty line ending the message */
+	HT_TRAILER_LINE,
+	HT_TRAILER_LF,
+	HT_UNTIL_CLOSE, /* a response without framing: its body ends with the connection */
+};
+
+/* headers the framing needs (sl_http_dir.hdr) */
+enum {
+	HTH_OTHER,
+	HTH_CLEN,
+	HTH_TE,
+	HTH_CONN,
+	HTH_N,
+};
+
+static const volatile char ht_names[HTH_N][32] = {
+	[HTH_CLEN] = "content-length",
+	[HTH_TE] = "transfer-encoding",
+	[HTH_CONN] = "connection",
+};
+static const volatile __u8 ht_lens[HTH_N] = { 0, 14, 17, 10 };
+static const volatile char ht_http[8] = "HTTP/";
+static const volatile __u32 ht_bounds_us[SL_HTTP_BUCKETS - 1] = { SL_HTTP_BOUNDS_US };
+static const volatile __u32 ht_gap_bounds_us[SL_HTTP_BUCKETS - 1] = { SL_GAP_BOUNDS_US };
+#define HTH_CAND_ALL ((1u << HTH_CLEN) | (1u << HTH_TE) | (1u << HTH_CONN))
+
+/* The bytes being read, in a per-CPU scratch value: too large for the stack beside tc's. */
+struct ht_scratch {
+	__u8 buf[HT_BUF];
+	struct sl_http_sval zero; /* never written: the value new aggregates start from */
+	struct sl_http_flow nf;	  /* a new connection's parser, built here */
+	struct sl_http_fkey k;	  /* the packet's connection */
+	struct sl_http_skey sk;	  /* an aggregate's key */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ht_scratch);
+} sluice_http_scr SEC(".maps");
+
+/* What the loop callbacks work on (bpf_loop's context must be on the stack). */
+struct ht_ctx {
+	struct __sk_buff *skb;
+	struct sl_http_flow *f;
+	struct ht_scratch *s;	/* with the connection's key in s->k */
+	__u64 now;
+	__u32 seq0;	/* sequence number of s->buf[0] */
+	__u32 used;	/* bytes of s->buf consumed */
+	__u32 off;	/* where the packet's unread payload starts */
+	__u32 end;	/* where it ends */
+	__u32 tseq;	/* sequence number of the payload's first byte */
+	__u32 toff;	/* the payload's offset */
+	__u8 dir;	/* 0: requests, 1: responses */
+	__u8 pad[7];
+};
+
+static __always_inline __u32 ht_bucket(__u64 ns, const volatile __u32 *bounds)
+{
+	__u64 us = ns / 1000;
+	__u32 i;
+
+	for (i = 0; i < SL_HTTP_BUCKETS - 1; i++)
+		if (us <= bounds[i])
+			return i;
+	return SL_HTTP_BUCKETS - 1;
+}
+
+/* The aggregate of the oldest queued request's (method, status); created on first use. */
+static __always_inline struct sl_http_sval *ht_stats(struct ht_ctx *c, __u8 method, __u16 status)
+{
+	struct sl_http_skey *sk = &c->s->sk;
+	struct sl_http_sval *v;
+
+	__builtin_memcpy(sk->local, c->s->k.local, sizeof(sk->local));
+	__builtin_memcpy(sk->peer, c->s->k.peer, sizeof(sk->peer));
+	sk->family = c->s->k.family;
+	sk->role = c->f->role;
+	sk->port = c->f->role == SL_L4_SERVER ? c->s->k.lport : c->s->k.pport;
+	sk->status = status;
+	sk->method = method;
+	sk->pad = 0;
+	v = bpf_map_lookup_elem(&sluice_http_stats, sk);
+	if (v)
+		return v;
+	bpf_map_update_elem(&sluice_http_stats, sk, &c->s->zero, BPF_NOEXIST);
+	v = bpf_map_lookup_elem(&sluice_http_stats, sk);
+	if (!v)
+		stat_add(SL_STAT_HTTP_FULL, 0);
+	return v;
+}
+
+static __always_inline struct sl_http_req *ht_q(struct sl_http_flow *f, __u32 i)
+{
+	return &f->q[(f->qh + i) & (SL_HTTP_PENDING - 1)];
+}
+
+static __always_inline void ht_lose(struct sl_http_flow *f)
+{
+	if (!f->lost)
+		stat_add(SL_STAT_HTTP_LOST, 0);
+	f->lost = 1;
+}
+
+/* A request's head starts: method is known. */
+static __always_inline void ht_req_start(struct ht_ctx *c, __u8 method)
+{
+	struct sl_http_flow *f = c->f;
+	struct sl_http_req *r;
+
+	if (f->qn >= SL_HTTP_PENDING || method == SL_HTTP_CONNECT) {
+		ht_lose(f); /* more in flight than the queue holds; or a tunnel */
+		return;
+	}
+	r = ht_q(f, f->qn);
+	r->ts = c->now;
+	r->bytes = 0;
+	r->method = method;
+	r->done = 0;
+	f->qn++;
+}
+
+/* The last byte of the current message of c->dir was at seq - 1. */
+static __always_inline void ht_msg_done(struct ht_ctx *c, __u32 seq)
+{
+	struct sl_http_flow *f = c->f;
+	struct sl_http_dir *d = &f->d[c->dir & 1];
+	struct sl_http_req *r;
+	struct sl_http_sval *v;
+	__u64 dur, ttfb;
+	__u32 b;
+
+	d->st = HT_START;
+	if (c->dir == 0) {
+		if (f->qn) {
+			r = ht_q(f, f->qn - 1);
+			r->bytes = seq - d->start;
+			r->done = 1;
+		}
+		return;
+	}
+	if (!f->qn)
+		return;
+	r = ht_q(f, 0);
+	v = ht_stats(c, r->method, f->status);
+	if (v) {
+		dur = c->now - r->ts;
+		ttfb = f->resp_ts - r->ts;
+		v->count++;
+		v->req_bytes += r->bytes;
+		v->resp_bytes += seq - d->start;
+		v->dur_sum_ns += dur;
+		b = ht_bucket(dur, ht_bounds_us);
+		if (b < SL_HTTP_BUCKETS)
+			v->dur[b]++;
+		v->ttfb_sum_ns += ttfb;
+		b = ht_bucket(ttfb, ht_bounds_us);
+		if (b < SL_HTTP_BUCKETS)
+			v->ttfb[b]++;
+		if (f->chunks)
+			v->streams++;
+	}
+	stat_add(SL_STAT_HTTP_REQ, 0);
+	f->qh = (f->qh + 1) & (SL_HTTP_PENDING - 1);
+	f->qn--;
+}
+
+/* A response chunk of data starts (responses only): time to first chunk, or a gap. */
+static __always_inline void ht_chunk(struct ht_ctx *c)
+{
+	struct sl_http_flow *f = c->f;
+	struct sl_http_sval *v;
+	__u64 t;
+	__u32 b;
+
+	if (c->dir != 1 || !f->qn)
+		return;
+	v = ht_stats(c, ht_q(f, 0)->method, f->status);
+	if (v) {
+		if (!f->chunks) {
+			t = c->now - ht_q(f, 0)->ts;
+			v->ttfc_sum_ns += t;
+			b = ht_bucket(t, ht_bounds_us);
+			if (b < SL_HTTP_BUCKETS)
+				v->ttfc[b]++;
+		} else {
+			t = c->now - f->chunk_ts;
+			v->gaps++;
+			v->gap_sum_ns += t;
+			b = ht_bucket(t, ht_gap_bounds_us);
+			if (b < SL_HTTP_BUCKETS)
+				v->gap[b]++;
+		}
+	}
+	f->chunks++;
+	f->chunk_ts = c->now;
+}
+
+/* The empty line ended a head at seq (the byte after it). Returns 1: stop the byte loop. */
+static __always_inline long ht_head_done(struct ht_ctx *c, struct sl_http_dir *d, __u32 seq)
+{
+	struct sl_http_flow *f = c->f;
+	__u16 st = f->status;
+	__u8 m;
+
+	if (c->dir == 1) {
+		if (st == 101) {
+			ht_lose(f); /* another protocol from here on */
+			return 1;
+		}
+		if (st >= 100 && st < 200) {
+			d->st = HT_START; /* interim: the final response follows */
+			return 0;
+		}
+		m = f->qn ? ht_q(f, 0)->method : SL_HTTP_OTHER;
+		if (m == SL_HTTP_HEAD || st == 204 || st == 304) {
+			ht_msg_done(c, seq);
+			return 0;
+		}
+	}
+	if (d->flags & SL_HT_F_CHUNKED) {
+		d->st = HT_CHUNK_SIZE;
+		d->num = 0;
+		return 0;
+	}
+	if ((d->flags & SL_HT_F_CLEN) && d->num) {
+		d->st = HT_BODY;
+		d->left = d->num;
+		return 1;
+	}
+	if (c->dir == 1 && !(d->flags & SL_HT_F_CLEN)) {
+		d->st = HT_UNTIL_CLOSE;
+		return 1;
+	}
+	ht_msg_done(c, seq); /* no body */
+	return 0;
+}
+
+static __always_inline int ht_hex(__u8 b)
+{
+	if (b >= '0' && b <= '9')
+		return b - '0';
+	b = lower(b);
+	if (b >= 'a' && b <= 'f')
+		return b - 'a' + 10;
+	return -1;
+}
+
+/* One byte of a head, chunk-size line or trailer. bpf_loop callback: 1 stops the loop. */
+static long ht_byte(__u32 idx, void *ctx)
+{
+	struct ht_ctx *c = ctx;
+	struct sl_http_flow *f = c->f;
+	struct sl_http_dir *d = &f->d[c->dir & 1];
+	__u32 seq = c->seq0 + idx, i;
+	__u8 b = c->s->buf[idx & (HT_BUF - 1)], l;
+	int h;
+
+	c->used = idx + 1;
+	switch (d->st) {
+	case HT_START:
+		if (b == '\r' || b == '\n')
+			return 0; /* stray line ends between messages */
+		d->flags = 0;
+		d->num = 0;
+		d->tok = 0;
+		d->cand = 0;
+		d->start = seq;
+		if (c->dir == 1) {
+			if (!f->qn) {
+				ht_lose(f); /* a response to nothing */
+				return 1;
+			}
+			f->resp_ts = c->now;
+			f->chunks = 0;
+			f->status = 0;
+		}
+		d->st = HT_FIRST;
+		__attribute__((fallthrough));
+	case HT_FIRST:
+		if (c->dir == 0) {
+			/* the method, up to 8 bytes into num, then SP */
+			if (b == ' ') {
+				char m[8];
+
+				for (i = 0; i < 8; i++)
+					m[i] = (char)(d->num >> (8 * i));
+				ht_req_start(c, method_of(m, d->tok));
+				d->st = HT_SKIPLINE;
+				return f->lost ? 1 : 0;
+			}
+			if (!tchar(b) || d->tok >= 8) {
+				ht_lose(f);
+				return 1;
+			}
+			d->num |= (__u64)b << (8 * d->tok);
+			d->tok++;
+			return 0;
+		}
+		/* "HTTP/1.x SSS": the status digits are bytes 9 to 11 */
+		if (d->tok < 5 && b != ht_http[d->tok & 7]) {
+			ht_lose(f);
+			return 1;
+		}
+		if (d->tok >= 9 && d->tok <= 11) {
+			if (b < '0' || b > '9') {
+				ht_lose(f);
+				return 1;
+			}
+			f->status = f->status * 10 + (b - '0');
+		}
+		if (b == '\n') {
+			d->st = HT_LINE;
+			return 0;
+		}
+		if (d->tok == 11)
+			d->st = HT_SKIPLINE;
+		d->tok++;
+		return 0;
+	case HT_SKIPLINE:
+		if (b == '\n')
+			d->st = HT_LINE;
+		return 0;
+	case HT_LINE:
+		if (b == '\r') {
+			d->st = HT_END_LF;
+			return 0;
+		}
+		if (b == '\n')
+			return ht_head_done(c, d, seq + 1);
+		d->st = HT_NAME;
+		d->tok = 0;
+		d->cand = HTH_CAND_ALL;
+		d->hdr = HTH_OTHER;
+		__attribute__((fallthrough));
+	case HT_NAME:
+		if (b == ':') {
+			d->hdr = HTH_OTHER;
+			for (h = 1; h < HTH_N; h++)
+				if ((d->cand & (1u << h)) && d->tok == ht_lens[h])
+					d->hdr = h;
+			d->st = HT_VWS;
+			d->tok = 0;
+			return 0;
+		}
+		if (b == '\n') {
+			d->st = HT_LINE;
+			return 0;
+		}
+		l = lower(b);
+		for (h = 1; h < HTH_N; h++)
+			if ((d->cand & (1u << h)) &&
+			    (d->tok >= ht_lens[h] || ht_names[h][d->tok & 31] != l))
+				d->cand &= ~(1u << h);
+		if (d->tok < 255)
+			d->tok++;
+		return 0;
+	case HT_VWS:
+		if (b == ' ' || b == '\t')
+			return 0;
+		if (d->hdr == HTH_CLEN) {
+			d->flags |= SL_HT_F_CLEN;
+			d->num = 0;
+		} else if (d->hdr == HTH_TE) {
+			d->flags = (d->flags & ~SL_HT_F_CHUNKED) | SL_HT_F_TE_OK;
+		} else if (d->hdr == HTH_CONN) {
+			d->flags |= SL_HT_F_CN_OK;
+		}
+		d->st = HT_VALUE;
+		__attribute__((fallthrough));
+	case HT_VALUE:
+		if (b == '\r' || b == '\n') {
+			if (d->hdr == HTH_TE && (d->flags & SL_HT_F_TE_OK) && d->tok == 7)
+				d->flags |= SL_HT_F_CHUNKED;
+			if (d->hdr == HTH_CONN && (d->flags & SL_HT_F_CN_OK) && d->tok == 5)
+				d->flags |= SL_HT_F_CLOSE;
+			d->flags &= ~(SL_HT_F_TE_OK | SL_HT_F_CN_OK);
+			d->st = b == '\r' ? HT_H_LF : HT_LINE;
+			return 0;
+		}
+		l = lower(b);
+		if (d->hdr == HTH_CLEN) {
+			if (b < '0' || b > '9' || d->num > (1ull << 50)) {
+				ht_lose(f);
+				return 1;
+			}
+			d->num = d->num * 10 + (b - '0');
+		} else if (d->hdr == HTH_TE) {
+			/* the last coding must be chunked: a list restarts the match */
+			if (b == ',' || b == ' ' || b == '\t') {
+				d->flags |= SL_HT_F_TE_OK;
+				d->tok = 0;
+				return 0;
+			}
+			if (d->tok >= 7 || te_chunked[d->tok & 7] != l)
+				d->flags &= ~SL_HT_F_TE_OK;
+		} else if (d->hdr == HTH_CONN) {
+			if (d->tok >= 5 || conn_close[d->tok & 7] != l)
+				d->flags &= ~SL_HT_F_CN_OK;
+		}
+		if (d->tok < 255)
+			d->tok++;
+		return 0;
+	case HT_H_LF:
+		d->st = HT_LINE;
+		return 0;
+	case HT_END_LF:
+		return ht_head_done(c, d, seq + 1);
+	case HT_CHUNK_SIZE:
+		h = ht_hex(b);
+		if (h >= 0) {
+			if (d->num > (1ull << 50)) {
+				ht_lose(f);
+				return 1;
+			}
+			d->num = d->num * 16 + (__u64)h;
+			return 0;
+		}
+		if (b == ';' || b == ' ' || b == '\t' || b == '\r') {
+			d->st = HT_CHUNK_EXT;
+			return 0;
+		}
+		if (b != '\n') {
+			ht_lose(f);
+			return 1;
+		}
+		__attribute__((fallthrough));
+	case HT_CHUNK_EXT:
+		if (b != '\n')
+			return 0;
+		if (!d->num) {
+			d->st = HT_TRAILER;
+			return 0;
+		}
+		ht_chunk(c);
+		d->left = d->num;
+		d->st = HT_BODY;
+		return 1;
+	case HT_CHUNK_END:
+		if (b == '\n') {
+			d->st = HT_CHUNK_SIZE;
+			d->num = 0;
+		} else if (b != '\r') {
+			ht_lose(f);
+			return 1;
+		}
+		return 0;
+	case HT_TRAILER:
+		if (b == '\r') {
+			d->st = HT_TRAILER_LF;
+			return 0;
+		}
+		if (b == '\n') {
+			ht_msg_done(c, seq + 1);
+			return 0;
+		}
+		d->st = HT_TRAILER_LINE;
+		return 0;
+	case HT_TRAILER_LINE:
+		if (b == '\n')
+			d->st = HT_TRAILER;
+		return 0;
+	case HT_TRAILER_LF:
+		ht_msg_done(c, seq + 1);
+		return 0;
+	}
+	return 1;
+}
+
+/* One round over a packet: skip a body, or read up to HT_BUF bytes. bpf_loop callback. */
+static long ht_round(__u32 idx, void *ctx)
+{
+	struct ht_ctx *c = ctx;
+	struct sl_http_flow *f = c->f;
+	struct sl_http_dir *d = &f->d[c->dir & 1];
+	__u32 n;
+
+	if (c->off >= c->end || f->lost)
+		return 1;
+	if (d->st == HT_BODY) {
+		n = c->end - c->off;
+		if (n > d->left)
+			n = (__u32)d->left;
+		c->off += n;
+		d->left -= n;
+		if (d->left)
+			return 0;
+		if (d->flags & SL_HT_F_CHUNKED)
+			d->st = HT_CHUNK_END;
+		else
+			ht_msg_done(c, c->tseq + (c->off - c->toff));
+		return 0;
+	}
+	if (d->st == HT_UNTIL_CLOSE) {
+		c->off = c->end;
+		return 1;
+	}
+	n = c->end - c->off;
+	if (n > HT_BUF)
+		n = HT_BUF;
+	/* 1..HT_BUF in a form the verifier can bound, whatever register holds n */
+	n = ((n - 1) & (HT_BUF - 1)) + 1;
+	if (bpf_skb_load_bytes(c->skb, c->off, c->s->buf, n) < 0)
+		return 1;
+	c->seq0 = c->tseq + (c->off - c->toff);
+	c->used = 0;
+	bpf_loop(n, ht_byte, c, 0);
+	c->off += c->used;
+	return 0;
+}
+
+/* The TCP header fields the parser needs, and where the payload is. */
+struct ht_tcp {
+	__u32 seq;
+	__u32 off;	/* payload offset in the frame */
+	__u32 len;	/* payload bytes */
+	__u8 flags;
+};
+
+static __always_inline int ht_tcp_read(struct __sk_buff *skb, const struct pkt *p,
+				       struct ht_tcp *t)
+{
+	__u8 th[14];
+	__u16 iplen;
+	__u32 l4len;
+
+	if (bpf_skb_load_bytes(skb, p->l4_off, th, sizeof(th)) < 0)
+		return -1;
+	if (p->family == SL_AF_INET) {
+		if (bpf_skb_load_bytes(skb, p->l3_off + 2, &iplen, 2) < 0)
+			return -1;
+		l4len = bpf_ntohs(iplen) - (p->l4_off - p->l3_off);
+	} else {
+		if (bpf_skb_load_bytes(skb, p->l3_off + 4, &iplen, 2) < 0)
+			return -1;
+		l4len = bpf_ntohs(iplen);
+	}
+	t->seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
+	t->flags = th[13];
+	if ((th[12] >> 4) * 4u > l4len)
+		return -1;
+	t->off = p->l4_off + (th[12] >> 4) * 4u;
+	t->len = l4len - (th[12] >> 4) * 4u;
+	if (t->off + t->len > skb->len)
+		return -1;
+	return 0;
+}
+
+/* Does the payload start with a request method and a space? */
+static __always_inline bool ht_is_request(struct __sk_buff *skb, const struct ht_tcp *t)
+{
+	char m[8] = {};
+	__u32 n;
+
+	if (t->len < 4 || bpf_skb_load_bytes(skb, t->off, m, t->len < 8 ? 4 : 8) < 0)
+		return false;
+	for (n = 0; n < 8 && m[n] != ' '; n++)
+		;
+	return n < 8 && method_of(m, n) != SL_HTTP_OTHER;
+}
+
+/*
+ * One packet on the pod's veth (from_pod: the pod sent it), as the pod's socket sees the
+ * connection (after tc's reverse NAT, before its DNAT: the tuples of both directions match).
+ */
+static __noinline int ht_packet(struct __sk_buff *skb, const struct pkt *p, bool from_pod)
+{
+	struct sl_http_flow *f, *nf;
+	struct sl_http_fkey *k;
+	struct sl_http_dir *d;
+	struct ht_ctx c = {};
+	struct ht_tcp t;
+	__u32 zero = 0;
+	__u8 dir;
+
+	if (!(sl_cfg.flags & SL_CFG_F_HTTP_TELEMETRY) || p->proto != IPPROTO_TCP || !p->l4 ||
+	    p->frag)
+		return 0;
+	if (ht_tcp_read(skb, p, &t) < 0)
+		return 0;
+	c.s = bpf_map_lookup_elem(&sluice_http_scr, &zero);
+	if (!c.s)
+		return 0;
+	k = &c.s->k;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->family = p->family;
+	if (from_pod) {
+		__builtin_memcpy(k->local, p->saddr, 16);
+		__builtin_memcpy(k->peer, p->daddr, 16);
+		k->lport = bpf_ntohs(p->sport);
+		k->pport = bpf_ntohs(p->dport);
+	} else {
+		__builtin_memcpy(k->local, p->daddr, 16);
+		__builtin_memcpy(k->peer, p->saddr, 16);
+		k->lport = bpf_ntohs(p->dport);
+		k->pport = bpf_ntohs(p->sport);
+	}
+	f = bpf_map_lookup_elem(&sluice_http_flow, k);
+	if (!f) {
+		if ((t.flags & (HT_TCP_FIN | HT_TCP_RST)) || !ht_is_request(skb, &t))
+			return 0;
+		nf = &c.s->nf;
+		__builtin_memset(nf, 0, sizeof(*nf));
+		nf->role = from_pod ? SL_L4_CLIENT : SL_L4_SERVER;
+		nf->d[0].seq = t.seq;
+		nf->d[1].flags = 0xff; /* the response direction's sequence is not known yet */
+		if (bpf_map_update_elem(&sluice_http_flow, k, nf, BPF_NOEXIST) < 0)
+			return 0;
+		f = bpf_map_lookup_elem(&sluice_http_flow, k);
+		if (!f)
+			return 0;
+	}
+	if (t.flags & HT_TCP_RST) {
+		bpf_map_delete_elem(&sluice_http_flow, k);
+		return 0;
+	}
+	if (f->lost)
+		goto fin;
+	dir = (from_pod == (f->role == SL_L4_CLIENT)) ? 0 : 1;
+	d = &f->d[dir];
+	if (dir == 1 && d->flags == 0xff) {
+		if (!t.len)
+			goto fin;
+		d->seq = t.seq; /* the first response byte */
+		d->flags = 0;
+	}
+	if (!t.len)
+		goto fin;
+	if ((__s32)(t.seq + t.len - d->seq) <= 0)
+		goto fin; /* all of it seen before: a retransmission */
+	if ((__s32)(t.seq - d->seq) > 0) {
+		ht_lose(f); /* a gap: framing cannot be trusted any more */
+		goto fin;
+	}
+	c.skb = skb;
+	c.f = f;
+	c.now = bpf_ktime_get_ns();
+	c.dir = dir;
+	c.off = t.off + (d->seq - t.seq);
+	c.end = t.off + t.len;
+	c.tseq = t.seq;
+	c.toff = t.off;
+	bpf_loop(HT_ROUNDS, ht_round, &c, 0);
+	if (c.off < c.end && !f->lost)
+		ht_lose(f); /* more messages in one packet than HT_ROUNDS */
+	d = &f->d[dir];
+	d->seq = t.seq + t.len;
+fin:
+	if (t.flags & HT_TCP_FIN) {
+		/* the server closing ends a response that has no other framing */
+		if (!f->lost && f->d[1].st == HT_UNTIL_CLOSE &&
+		    (from_pod == (f->role == SL_L4_SERVER))) {
+			c.f = f;
+			c.now = bpf_ktime_get_ns();
+			c.dir = 1;
+			ht_msg_done(&c, t.seq + t.len);
+		}
+	}
+	return 0;
+}
+
+#endif
