@@ -31,7 +31,7 @@ DEB_PKGS := clang llvm bpftool libbpf-dev libelf-dev zlib1g-dev libmnl-dev libnl
 	libnl-route-3-dev libcjson-dev libyaml-dev libmicrohttpd-dev libcmocka-dev \
 	libcurl4-openssl-dev libssl-dev pkg-config containernetworking-plugins iproute2 \
 	curl socat nginx-light procps util-linux jq libxdp-dev xdp-tools \
-	iptables nftables sockperf python3-yaml python3-jsonschema prometheus
+	iptables nftables sockperf python3-yaml python3-jsonschema prometheus wrk
 
 DEPS_STAMP := $(O)/.deps-ok
 

@@ -27,6 +27,7 @@
 #include "agent/state/store.h"
 #include "agent/state/validate.h"
 #include "agent/sync/sync.h"
+#include "agent/telemetry/http.h"
 #include "agent/telemetry/l4.h"
 #include "log.h"
 #include "manifest.h"
@@ -54,6 +55,7 @@ struct agent {
 	struct l7_desired l7;	       /* the last HTTPPolicy reconciled (names, for flow events) */
 	struct flows *flows;	       /* policy flow events; NULL when the ring is unreadable */
 	struct tel_l4 *tel_l4;	       /* L4 telemetry export; NULL when switched off */
+	struct tel_http *tel_http;     /* HTTP telemetry export; NULL when switched off */
 };
 
 #define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
@@ -64,6 +66,7 @@ static const char *const map_names[] = {
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
 	"sluice_ipcache", "sluice_policy", "sluice_pol_ct", "sluice_l7_port", "sluice_l7_rule",
 	"sluice_l7_socks", "sluice_l7_conn", "sluice_l7_kill", "sluice_l4_flow",
+	"sluice_http_flow", "sluice_http_stats",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -110,6 +113,9 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_L7_NO_REPLY] = "http_policy_denied_without_reply",
 	[SL_STAT_L7_RESET] = "http_policy_reset",
 	[SL_STAT_L4_FLOW_FULL] = "l4_flow_full",
+	[SL_STAT_HTTP_REQ] = "http_telemetry_requests",
+	[SL_STAT_HTTP_LOST] = "http_telemetry_framing_lost",
+	[SL_STAT_HTTP_FULL] = "http_stats_full",
 };
 
 static double mono_ms(void)
@@ -483,13 +489,15 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.pol_events_per_sec = cfg->policy_events_per_sec;
 	lo.http_policy = (int)cfg->http_policy;
 	lo.l4_telemetry = (int)cfg->l4_telemetry;
-	if (cfg->l4_telemetry) {
-		unsigned int mask;
+	lo.http_telemetry = (int)cfg->http_telemetry;
+	{
+		unsigned int mask, lim = cfg->telemetry_series_limit ?: TEL_SERIES_DEFAULT;
 
 		r = tel_labels_parse(cfg->telemetry_labels, &mask, err, errlen);
-		if (r == 0)
-			r = tel_l4_new(mask, cfg->telemetry_series_limit ?: TEL_SERIES_DEFAULT,
-				       &a->tel_l4);
+		if (r == 0 && cfg->l4_telemetry)
+			r = tel_l4_new(mask, lim, &a->tel_l4);
+		if (r == 0 && cfg->http_telemetry)
+			r = tel_http_new(mask, lim, &a->tel_http);
 		if (r < 0)
 			goto err_free;
 	}
@@ -521,6 +529,7 @@ void agent_free(struct agent *a)
 		return;
 	flows_free(a->flows);
 	tel_l4_free(a->tel_l4);
+	tel_http_free(a->tel_http);
 	loader_free(a->loader);
 	store_free(a->store);
 	policy_desired_free(&a->pol);
@@ -693,8 +702,12 @@ static char *api_cni(struct agent *a, const char *body, size_t len, bool add, in
 		return json_error(status, 500, err);
 	}
 	/* a new pod at an address, or none: the address's L4 flows are no longer its pod's */
-	for (int k = 0; a->tel_l4 && k < ep.n_ips; k++)
-		tel_l4_forget(loader_map_fd(a->loader, "sluice_l4_flow"), ep.ips[k]);
+	for (int k = 0; k < ep.n_ips; k++) {
+		if (a->tel_l4)
+			tel_l4_forget(loader_map_fd(a->loader, "sluice_l4_flow"), ep.ips[k]);
+		if (a->tel_http)
+			tel_http_forget(loader_map_fd(a->loader, "sluice_http_stats"), ep.ips[k]);
+	}
 	log_info("agent", add ? "endpoint registered" : "endpoint released",
 		 "container=%s pod=%s/%s veth=%s", ep.container_id, add ? ep.pod_ns : "",
 		 add ? ep.pod_name : "", add ? ep.host_ifname : "");
@@ -973,6 +986,7 @@ static char *api_status(struct agent *a, int *status)
 	cJSON_AddStringToObject(e, "uplink", a->cfg.uplink);
 	e = cJSON_AddObjectToObject(o, "telemetry");
 	cJSON_AddBoolToObject(e, "l4", a->tel_l4 != NULL);
+	cJSON_AddBoolToObject(e, "http", a->tel_http != NULL);
 	e = cJSON_AddObjectToObject(o, "http_policy");
 	cJSON_AddBoolToObject(e, "enforced", loader_l7_ready(a->loader));
 	if (!loader_l7_ready(a->loader))
@@ -1073,6 +1087,43 @@ static void percpu_sum(int fd, __u32 key, void *out, size_t size)
 	free(v);
 }
 
+/* The L4 and HTTP telemetry families, and how many series each group holds. */
+static void telemetry_write(struct agent *a, FILE *f)
+{
+	struct tel_names n;
+	int r;
+
+	if (!a->tel_l4 && !a->tel_http)
+		return;
+	r = tel_names_build(a->store, &n);
+	if (r < 0) {
+		log_warn("agent", "telemetry not exported", "err=\"%s\"", strerror(-r));
+		goto out;
+	}
+	if (a->tel_l4) {
+		r = tel_l4_write(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), &n, f);
+		if (r < 0)
+			log_warn("agent", "L4 telemetry not exported", "err=\"%s\"", strerror(-r));
+	}
+	if (a->tel_http) {
+		r = tel_http_write(a->tel_http, loader_map_fd(a->loader, "sluice_http_stats"), &n,
+				   f);
+		if (r < 0)
+			log_warn("agent", "HTTP telemetry not exported", "err=\"%s\"", strerror(-r));
+	}
+	fprintf(f, "# HELP sluice_telemetry_series Series of a metric group, and the label sets "
+		   "summed into its overflow series.\n# TYPE sluice_telemetry_series gauge\n");
+	if (a->tel_l4)
+		tel_series_gauge(f, "tcp", tel_l4_series(a->tel_l4));
+	if (a->tel_http) {
+		tel_series_gauge(f, "http_server", tel_http_series(a->tel_http, true));
+		tel_series_gauge(f, "http_client", tel_http_series(a->tel_http, false));
+	}
+out:
+	tel_names_free(&n);
+	store_trim(a->store);
+}
+
 char *agent_metrics(struct agent *a)
 {
 	struct sl_stat_val sv;
@@ -1160,13 +1211,7 @@ char *agent_metrics(struct agent *a)
 		fprintf(f, "sluice_endpoint_bytes_total{k8s_namespace_name=\"%s\",k8s_pod_name=\"%s\",direction=\"to_pod\"} %llu\n",
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.to_pod_bytes);
 	}
-	if (a->tel_l4) {
-		int r = tel_l4_write(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), a->store, f);
-
-		if (r < 0)
-			log_warn("agent", "L4 telemetry not exported", "err=\"%s\"", strerror(-r));
-		store_trim(a->store);
-	}
+	telemetry_write(a, f);
 	pthread_mutex_unlock(&a->lock);
 	fclose(f);
 	return buf;

@@ -25,6 +25,7 @@ struct agent_config {
 	unsigned int policy_track_flows;    /* 1: track every pod's flows (SL_EP_F_TRACK) */
 	unsigned int http_policy;	    /* 1: enforce HTTPPolicy (l7_http.bpf.c) */
 	unsigned int l4_telemetry;	    /* 1: sock_ops aggregates TCP flows, /metrics exports */
+	unsigned int http_telemetry;	    /* 1: tc parses HTTP/1.x, /metrics exports */
 	unsigned int telemetry_series_limit; /* series per metric group; 0: TEL_SERIES_DEFAULT */
 	char telemetry_labels[512];	    /* label allow-list ("": the default, l4.h) */
 };

@@ -110,6 +110,9 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("http_policy", http_policy, 0, 1),
 		N("map_size_l4_flows", sizes.l4_flows, 16, 1u << 24),
 		N("l4_telemetry", l4_telemetry, 0, 1),
+		N("http_telemetry", http_telemetry, 0, 1),
+		N("map_size_http_flows", sizes.http_flows, 16, 1u << 24),
+		N("map_size_http_stats", sizes.http_stats, 16, 1u << 24),
 		N("telemetry_series_limit", telemetry_series_limit, 1, 1000000),
 		/* a table must be larger than a service's backends: the first prime above 1024 */
 		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
@@ -367,6 +370,7 @@ chk:
 	cfg.policy_track_flows = 1;
 	cfg.http_policy = 1;
 	cfg.l4_telemetry = 1;
+	cfg.http_telemetry = 1;
 	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	if (config && config_load(config, &cfg) < 0)

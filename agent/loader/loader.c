@@ -231,7 +231,8 @@ static void sizes_apply(struct bpf_object *obj, const struct loader_map_sizes *s
 		S("sluice_pol_ct", pol_ct),
 		S("sluice_l7_port", l7_ports), S("sluice_l7_rule", l7_rules),
 		S("sluice_l7_socks", l7_socks), S("sluice_l7_conn", l7_socks),
-		S("sluice_l4_flow", l4_flows),
+		S("sluice_l4_flow", l4_flows), S("sluice_http_flow", http_flows),
+		S("sluice_http_stats", http_stats),
 #undef S
 	};
 	struct bpf_map *m;
@@ -485,7 +486,8 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		l->field->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);               \
 		l->field->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;        \
 		l->field->rodata->sl_cfg.sk_slots_mask = SL_SK_SLOTS - 1;                      \
-		l->field->rodata->sl_cfg.flags = opts->l4_telemetry ? SL_CFG_F_L4_TELEMETRY : 0; \
+		l->field->rodata->sl_cfg.flags = (opts->l4_telemetry ? SL_CFG_F_L4_TELEMETRY : 0) | \
+						 (opts->http_telemetry ? SL_CFG_F_HTTP_TELEMETRY : 0); \
 		sizes_apply(l->field->obj, &opts->sizes);                                     \
 		r = skel##__load(l->field);                                                   \
 		if (r < 0) {                                                                  \

@@ -26,6 +26,8 @@ struct loader_map_sizes {
 	unsigned int l7_rules;
 	unsigned int l7_socks; /* sluice_l7_socks and sluice_l7_conn */
 	unsigned int l4_flows; /* sluice_l4_flow */
+	unsigned int http_flows; /* sluice_http_flow */
+	unsigned int http_stats; /* sluice_http_stats */
 };
 
 struct loader_opts {
@@ -37,6 +39,7 @@ struct loader_opts {
 	unsigned int pol_events_per_sec; /* per CPU; 0: no policy events */
 	int http_policy; /* load the HTTPPolicy programs (l7_http.bpf.c) */
 	int l4_telemetry; /* sock_ops fills sluice_l4_flow (SL_CFG_F_L4_TELEMETRY) */
+	int http_telemetry; /* tc fills sluice_http_stats (SL_CFG_F_HTTP_TELEMETRY) */
 };
 
 struct loader;

@@ -1,9 +1,71 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "series.h"
+
+static const char *const label_names[TEL_LABEL_MAX] = {
+	[TEL_NAMESPACE] = "k8s_namespace_name",
+	[TEL_POD] = "k8s_pod_name",
+	[TEL_ROLE] = "role",
+	[TEL_TRANSPORT] = "network_transport",
+	[TEL_SERVER_PORT] = "server_port",
+	[TEL_SERVICE] = "service_name",
+	[TEL_SERVICE_NS] = "service_namespace",
+	[TEL_PEER_NAMESPACE] = "peer_k8s_namespace_name",
+	[TEL_PEER_POD] = "peer_k8s_pod_name",
+	[TEL_PEER_ADDRESS] = "network_peer_address",
+	[TEL_HTTP_METHOD] = "http_request_method",
+	[TEL_HTTP_STATUS] = "http_response_status_code",
+	[TEL_ERROR_TYPE] = "error_type",
+};
+
+const char *tel_label_name(enum tel_label l)
+{
+	return l < TEL_LABEL_MAX ? label_names[l] : "?";
+}
+
+int tel_labels_parse(const char *list, unsigned int *ret_mask, char *err, size_t errlen)
+{
+	char buf[512], *tok, *save = NULL, *p;
+	unsigned int mask = 0;
+	int l;
+
+	if (!list || !*list) {
+		*ret_mask = TEL_LABELS_DEFAULT;
+		return 0;
+	}
+	if (strlen(list) >= sizeof(buf)) {
+		snprintf(err, errlen, "telemetry_labels: longer than %zu characters", sizeof(buf) - 1);
+		return -EINVAL;
+	}
+	snprintf(buf, sizeof(buf), "%s", list);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		for (p = tok + strlen(tok); p > tok && p[-1] == ' ';)
+			*--p = '\0';
+		for (l = 0; l < TEL_LABEL_MAX; l++)
+			if (!strcmp(tok, label_names[l]))
+				break;
+		if (l == TEL_LABEL_MAX) {
+			snprintf(err, errlen,
+				 "telemetry_labels: unknown label '%s' (want a comma-separated list "
+				 "of k8s_namespace_name, k8s_pod_name, role, network_transport, "
+				 "server_port, service_name, service_namespace, peer_k8s_namespace_name, "
+				 "peer_k8s_pod_name, network_peer_address, http_request_method, "
+				 "http_response_status_code, error_type)",
+				 tok);
+			return -EINVAL;
+		}
+		mask |= 1u << l;
+	}
+	*ret_mask = mask;
+	return 0;
+}
+
 
 struct group {
 	const char *labels; /* a row's (this scrape) */
@@ -226,6 +288,13 @@ void tel_series_at(const struct tel_series *t, size_t i, const char **ret_labels
 size_t tel_series_overflowed(const struct tel_series *t)
 {
 	return t->n_over;
+}
+
+void tel_series_gauge(FILE *f, const char *group, const struct tel_series *t)
+{
+	fprintf(f, "sluice_telemetry_series{group=\"%s\",kind=\"series\"} %zu\n"
+		   "sluice_telemetry_series{group=\"%s\",kind=\"overflowed\"} %zu\n",
+		group, t->n_out - (t->n_over ? 1 : 0), group, t->n_over);
 }
 
 bool tel_label_append(char *buf, size_t len, const char *name, const char *v)

@@ -19,6 +19,42 @@
 
 #define TEL_OVERFLOW_LABELS "otel_metric_overflow=\"true\""
 
+/* --- the label allow-list ------------------------------------------------------------------ */
+
+enum tel_label {
+	TEL_NAMESPACE,	    /* k8s_namespace_name: the pod whose socket it is */
+	TEL_POD,	    /* k8s_pod_name */
+	TEL_ROLE,	    /* role: client (it connected) or server (it accepted) */
+	TEL_TRANSPORT,	    /* network_transport: tcp */
+	TEL_SERVER_PORT,    /* server_port: the port connected to (a Service's port) */
+	TEL_SERVICE,	    /* service_name: the Service connected to (client side) */
+	TEL_SERVICE_NS,	    /* service_namespace */
+	TEL_PEER_NAMESPACE, /* peer_k8s_namespace_name: the pod at the other end */
+	TEL_PEER_POD,	    /* peer_k8s_pod_name */
+	TEL_PEER_ADDRESS,   /* network_peer_address: its address (not allowed by default) */
+	TEL_HTTP_METHOD,    /* http_request_method (HTTP metrics): GET ..., or _OTHER */
+	TEL_HTTP_STATUS,    /* http_response_status_code */
+	TEL_ERROR_TYPE,	    /* error_type: the status code of a failed request (HTTP) */
+	TEL_LABEL_MAX,
+};
+
+#define TEL_SERIES_DEFAULT 2000 /* series per metric group before the overflow series */
+
+#define TEL_LABELS_DEFAULT                                                                    \
+	((1u << TEL_LABEL_MAX) - 1 - (1u << TEL_PEER_ADDRESS))
+
+const char *tel_label_name(enum tel_label l);
+
+/*
+ * A comma-separated allow-list of label names ("" or NULL: the default, every label but
+ * network_peer_address) into a mask of 1 << enum tel_label. -EINVAL naming the bad entry.
+ * A label a metric does not have (the HTTP ones on L4 metrics) is simply absent there.
+ */
+int tel_labels_parse(const char *list, unsigned int *ret_mask, char *err, size_t errlen)
+	__attribute__((warn_unused_result));
+
+/* --- series -------------------------------------------------------------------------------- */
+
 struct tel_series;
 
 /* A group whose rows carry n_vals counters each, admitting at most limit series. */
@@ -40,6 +76,10 @@ void tel_series_at(const struct tel_series *t, size_t i, const char **ret_labels
 		   const uint64_t **ret_vals);
 /* How many label sets went into the overflow in the last scrape (0: no overflow series). */
 size_t tel_series_overflowed(const struct tel_series *t);
+
+/* One sluice_telemetry_series line pair (series, overflowed) for a group; the family's HELP
+ * and TYPE are the caller's. */
+void tel_series_gauge(FILE *f, const char *group, const struct tel_series *t);
 
 /* Appends v to buf as a Prometheus label value (escaping \, " and newline); false if it does
  * not fit. */

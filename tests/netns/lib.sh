@@ -84,3 +84,29 @@ map_sum() {
 	bpftool -j map lookup pinned "$BPFFS/maps/$1" key hex $2 2>/dev/null |
 		jq "[(.formatted // .).values[].value.$3] | add"
 }
+
+# metric_sum FILE METRIC [LABEL=VALUE | !LABEL]...: the sum of METRIC over the series in FILE
+# (Prometheus text) that have every LABEL=VALUE and no !LABEL. A label matches only whole:
+# peer_k8s_pod_name="x" is not k8s_pod_name="x".
+metric_sum() {
+	local file=$1 m=$2
+	shift 2
+	awk -v m="$m" -v conds="$*" '
+		BEGIN { n = split(conds, c, " ") }
+		{
+			name = $1; sub(/\{.*/, "", name)
+			if (name != m) next
+			for (i = 1; i <= n; i++) {
+				if (substr(c[i], 1, 1) == "!") {
+					l = substr(c[i], 2) "=\""
+					if (index($0, "{" l) || index($0, "," l)) next
+				} else {
+					split(c[i], kv, "=")
+					l = kv[1] "=\"" kv[2] "\""
+					if (!index($0, "{" l) && !index($0, "," l)) next
+				}
+			}
+			s += $NF
+		}
+		END { printf "%.15g\n", s + 0 }' "$file"
+}

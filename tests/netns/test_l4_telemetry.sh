@@ -95,31 +95,7 @@ jq -e '.telemetry.l4 == true' <<<"$(curl -sf --unix-socket "$SLUICE_SOCKET" http
 	fail "L4 telemetry not on in /v1/status"
 
 scrape() { curl -sf -m 5 http://127.0.0.1:9464/metrics; }
-# msum METRIC [LABEL=VALUE | !LABEL]...: the sum of METRIC over the series of the last scrape
-# ($TMP/metrics) that have every LABEL=VALUE and no !LABEL
-msum() {
-	local m=$1
-	shift
-	awk -v m="$m" -v conds="$*" '
-		BEGIN { n = split(conds, c, " ") }
-		{
-			name = $1; sub(/\{.*/, "", name)
-			if (name != m) next
-			for (i = 1; i <= n; i++) {
-				# a label starts after { or , (peer_k8s_pod_name is not k8s_pod_name)
-				if (substr(c[i], 1, 1) == "!") {
-					l = substr(c[i], 2) "=\""
-					if (index($0, "{" l) || index($0, "," l)) next
-				} else {
-					split(c[i], kv, "=")
-					l = kv[1] "=\"" kv[2] "\""
-					if (!index($0, "{" l) && !index($0, "," l)) next
-				}
-			}
-			s += $NF
-		}
-		END { print s + 0 }' "$TMP/metrics"
-}
+msum() { metric_sum "$TMP/metrics" "$@"; }
 want() { # want WHAT GOT EXPECTED
 	[ "$2" = "$3" ] || fail "$1: got $2, want $3"
 }

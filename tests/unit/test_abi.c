@@ -124,7 +124,7 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
 	assert_int_equal(SL_STAT_L7_NO_REPLY, 40);
 	assert_int_equal(SL_STAT_L7_RESET, 41);
-	assert_int_equal(SL_STAT_MAX, 43);
+	assert_int_equal(SL_STAT_MAX, 46);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -289,6 +289,38 @@ static void l4_structs__layout__pinned(void **state)
 	assert_int_equal(SL_STAT_L4_FLOW_FULL, 42);
 }
 
+static void http_tel_structs__layout__pinned(void **state)
+{
+	(void)state;
+	SZ(sl_http_fkey, 40);
+	OFF(sl_http_fkey, lport, 32);
+	OFF(sl_http_fkey, family, 36);
+	SZ(sl_http_dir, 32);
+	OFF(sl_http_dir, num, 8);
+	OFF(sl_http_dir, st, 24);
+	OFF(sl_http_dir, cand, 28);
+	SZ(sl_http_req, 16);
+	SZ(sl_http_flow, 224);
+	OFF(sl_http_flow, q, 64);
+	OFF(sl_http_flow, resp_ts, 192);
+	OFF(sl_http_flow, status, 212);
+	OFF(sl_http_flow, role, 216);
+	SZ(sl_http_skey, 40);
+	OFF(sl_http_skey, port, 32);
+	OFF(sl_http_skey, status, 34);
+	OFF(sl_http_skey, method, 38);
+	SZ(sl_http_sval, 552);
+	OFF(sl_http_sval, dur, 32);
+	OFF(sl_http_sval, ttfb, 160);
+	OFF(sl_http_sval, streams, 280);
+	OFF(sl_http_sval, gap, 432);
+	assert_int_equal(SL_HTTP_PENDING & (SL_HTTP_PENDING - 1), 0); /* a power of two */
+	assert_int_equal(SL_HTTP_BUCKETS, 15);
+	assert_int_equal(SL_CFG_F_HTTP_TELEMETRY, 2);
+	assert_int_equal(SL_STAT_HTTP_REQ, 43);
+	assert_int_equal(SL_STAT_HTTP_FULL, 45);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -307,6 +339,7 @@ int main(void)
 		cmocka_unit_test(sl_abi__constants__pinned),
 		cmocka_unit_test(l7_structs__layout__pinned),
 		cmocka_unit_test(l4_structs__layout__pinned),
+		cmocka_unit_test(http_tel_structs__layout__pinned),
 	};
 
 	return cmocka_run_group_tests_name("abi", tests, NULL, NULL);
