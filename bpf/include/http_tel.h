@@ -70,17 +70,43 @@ static const volatile char ht_names[HTH_N][32] = {
 };
 static const volatile __u8 ht_lens[HTH_N] = { 0, 14, 17, 10 };
 static const volatile char ht_http[8] = "HTTP/";
-static const volatile __u32 ht_bounds_us[SL_HTTP_BUCKETS - 1] = { SL_HTTP_BOUNDS_US };
-static const volatile __u32 ht_gap_bounds_us[SL_HTTP_BUCKETS - 1] = { SL_GAP_BOUNDS_US };
 #define HTH_CAND_ALL ((1u << HTH_CLEN) | (1u << HTH_TE) | (1u << HTH_CONN))
 
-/* The bytes being read, in a per-CPU scratch value: too large for the stack beside tc's. */
+/*
+ * The state of a packet's loops, in the scratch map value rather than on the stack: the
+ * verifier does not follow values in map memory, so each bpf_loop callback is verified once
+ * for all positions instead of once for every position it could be called at.
+ */
+struct ht_run {
+	__u64 now;
+	__u32 seq0;	/* sequence number of s->buf[0] */
+	__u32 used;	/* bytes of s->buf consumed */
+	__u32 off;	/* where the packet's unread payload starts */
+	__u32 end;	/* where it ends */
+	__u32 tseq;	/* sequence number of the payload's first byte */
+	__u32 toff;	/* the payload's offset */
+	/* the fast path's scan of a head that is whole in s->buf (ht_fast) */
+	__u32 fpos;	/* start of the line being looked at */
+	__u32 fn;	/* bytes in s->buf */
+	__u32 fend;	/* the head's length, once its empty line is found */
+	__u32 nl_from;	/* ht_nl's scan */
+	__s32 nl;
+	__u32 pad;
+	__u64 fclen;	/* Content-Length */
+	__u64 num;	/* a number being read */
+	__u8 fflags;	/* SL_HT_F_CLEN, SL_HT_F_CHUNKED */
+	__u8 fbail;	/* something the fast path does not read: the byte parser takes it */
+	__u8 dir;	/* 0: requests, 1: responses */
+	__u8 pad2[5];
+};
+
 struct ht_scratch {
-	__u8 buf[HT_BUF];
+	__u8 buf[HT_BUF + 8]; /* + 8: an 8-byte read at any offset below HT_BUF stays inside */
 	struct sl_http_sval zero; /* never written: the value new aggregates start from */
 	struct sl_http_flow nf;	  /* a new connection's parser, built here */
 	struct sl_http_fkey k;	  /* the packet's connection */
 	struct sl_http_skey sk;	  /* an aggregate's key */
+	struct ht_run r;
 };
 
 struct {
@@ -90,29 +116,24 @@ struct {
 	__type(value, struct ht_scratch);
 } sluice_http_scr SEC(".maps");
 
-/* What the loop callbacks work on (bpf_loop's context must be on the stack). */
+/* What the loop callbacks get (bpf_loop's context must be on the stack): pointers only. */
 struct ht_ctx {
 	struct __sk_buff *skb;
 	struct sl_http_flow *f;
-	struct ht_scratch *s;	/* with the connection's key in s->k */
-	__u64 now;
-	__u32 seq0;	/* sequence number of s->buf[0] */
-	__u32 used;	/* bytes of s->buf consumed */
-	__u32 off;	/* where the packet's unread payload starts */
-	__u32 end;	/* where it ends */
-	__u32 tseq;	/* sequence number of the payload's first byte */
-	__u32 toff;	/* the payload's offset */
-	__u8 dir;	/* 0: requests, 1: responses */
-	__u8 pad[7];
+	struct ht_scratch *s;	/* with the connection's key in s->k and the loops' state in s->r */
 };
 
-static __always_inline __u32 ht_bucket(__u64 ns, const volatile __u32 *bounds)
+/* Bucket of a duration; the bounds are constants, so clang unrolls this into compares. */
+static __always_inline __u32 ht_bucket(__u64 ns, bool gap)
 {
+	const __u32 hb[SL_HTTP_BUCKETS - 1] = { SL_HTTP_BOUNDS_US };
+	const __u32 gb[SL_HTTP_BUCKETS - 1] = { SL_GAP_BOUNDS_US };
 	__u64 us = ns / 1000;
 	__u32 i;
 
+#pragma unroll
 	for (i = 0; i < SL_HTTP_BUCKETS - 1; i++)
-		if (us <= bounds[i])
+		if (us <= (gap ? gb[i] : hb[i]))
 			return i;
 	return SL_HTTP_BUCKETS - 1;
 }
@@ -164,25 +185,25 @@ static __always_inline void ht_req_start(struct ht_ctx *c, __u8 method)
 		return;
 	}
 	r = ht_q(f, f->qn);
-	r->ts = c->now;
+	r->ts = c->s->r.now;
 	r->bytes = 0;
 	r->method = method;
 	r->done = 0;
 	f->qn++;
 }
 
-/* The last byte of the current message of c->dir was at seq - 1. */
+/* The last byte of the current message of c->s->r.dir was at seq - 1. */
 static __always_inline void ht_msg_done(struct ht_ctx *c, __u32 seq)
 {
 	struct sl_http_flow *f = c->f;
-	struct sl_http_dir *d = &f->d[c->dir & 1];
+	struct sl_http_dir *d = &f->d[c->s->r.dir & 1];
 	struct sl_http_req *r;
 	struct sl_http_sval *v;
 	__u64 dur, ttfb;
 	__u32 b;
 
 	d->st = HT_START;
-	if (c->dir == 0) {
+	if (c->s->r.dir == 0) {
 		if (f->qn) {
 			r = ht_q(f, f->qn - 1);
 			r->bytes = seq - d->start;
@@ -195,17 +216,17 @@ static __always_inline void ht_msg_done(struct ht_ctx *c, __u32 seq)
 	r = ht_q(f, 0);
 	v = ht_stats(c, r->method, f->status);
 	if (v) {
-		dur = c->now - r->ts;
+		dur = c->s->r.now - r->ts;
 		ttfb = f->resp_ts - r->ts;
 		v->count++;
 		v->req_bytes += r->bytes;
 		v->resp_bytes += seq - d->start;
 		v->dur_sum_ns += dur;
-		b = ht_bucket(dur, ht_bounds_us);
+		b = ht_bucket(dur, false);
 		if (b < SL_HTTP_BUCKETS)
 			v->dur[b]++;
 		v->ttfb_sum_ns += ttfb;
-		b = ht_bucket(ttfb, ht_bounds_us);
+		b = ht_bucket(ttfb, false);
 		if (b < SL_HTTP_BUCKETS)
 			v->ttfb[b]++;
 		if (f->chunks)
@@ -224,27 +245,27 @@ static __always_inline void ht_chunk(struct ht_ctx *c)
 	__u64 t;
 	__u32 b;
 
-	if (c->dir != 1 || !f->qn)
+	if (c->s->r.dir != 1 || !f->qn)
 		return;
 	v = ht_stats(c, ht_q(f, 0)->method, f->status);
 	if (v) {
 		if (!f->chunks) {
-			t = c->now - ht_q(f, 0)->ts;
+			t = c->s->r.now - ht_q(f, 0)->ts;
 			v->ttfc_sum_ns += t;
-			b = ht_bucket(t, ht_bounds_us);
+			b = ht_bucket(t, false);
 			if (b < SL_HTTP_BUCKETS)
 				v->ttfc[b]++;
 		} else {
-			t = c->now - f->chunk_ts;
+			t = c->s->r.now - f->chunk_ts;
 			v->gaps++;
 			v->gap_sum_ns += t;
-			b = ht_bucket(t, ht_gap_bounds_us);
+			b = ht_bucket(t, true);
 			if (b < SL_HTTP_BUCKETS)
 				v->gap[b]++;
 		}
 	}
 	f->chunks++;
-	f->chunk_ts = c->now;
+	f->chunk_ts = c->s->r.now;
 }
 
 /* The empty line ended a head at seq (the byte after it). Returns 1: stop the byte loop. */
@@ -254,7 +275,7 @@ static __always_inline long ht_head_done(struct ht_ctx *c, struct sl_http_dir *d
 	__u16 st = f->status;
 	__u8 m;
 
-	if (c->dir == 1) {
+	if (c->s->r.dir == 1) {
 		if (st == 101) {
 			ht_lose(f); /* another protocol from here on */
 			return 1;
@@ -279,7 +300,7 @@ static __always_inline long ht_head_done(struct ht_ctx *c, struct sl_http_dir *d
 		d->left = d->num;
 		return 1;
 	}
-	if (c->dir == 1 && !(d->flags & SL_HT_F_CLEN)) {
+	if (c->s->r.dir == 1 && !(d->flags & SL_HT_F_CLEN)) {
 		d->st = HT_UNTIL_CLOSE;
 		return 1;
 	}
@@ -302,12 +323,12 @@ static long ht_byte(__u32 idx, void *ctx)
 {
 	struct ht_ctx *c = ctx;
 	struct sl_http_flow *f = c->f;
-	struct sl_http_dir *d = &f->d[c->dir & 1];
-	__u32 seq = c->seq0 + idx, i;
+	struct sl_http_dir *d = &f->d[c->s->r.dir & 1];
+	__u32 seq = c->s->r.seq0 + idx, i;
 	__u8 b = c->s->buf[idx & (HT_BUF - 1)], l;
 	int h;
 
-	c->used = idx + 1;
+	c->s->r.used = idx + 1;
 	switch (d->st) {
 	case HT_START:
 		if (b == '\r' || b == '\n')
@@ -317,19 +338,19 @@ static long ht_byte(__u32 idx, void *ctx)
 		d->tok = 0;
 		d->cand = 0;
 		d->start = seq;
-		if (c->dir == 1) {
+		if (c->s->r.dir == 1) {
 			if (!f->qn) {
 				ht_lose(f); /* a response to nothing */
 				return 1;
 			}
-			f->resp_ts = c->now;
+			f->resp_ts = c->s->r.now;
 			f->chunks = 0;
 			f->status = 0;
 		}
 		d->st = HT_FIRST;
 		__attribute__((fallthrough));
 	case HT_FIRST:
-		if (c->dir == 0) {
+		if (c->s->r.dir == 0) {
 			/* the method, up to 8 bytes into num, then SP */
 			if (b == ' ') {
 				char m[8];
@@ -518,45 +539,256 @@ static long ht_byte(__u32 idx, void *ctx)
 	return 1;
 }
 
+/*
+ * The fast path: a head that is whole in s->buf is read line by line, a word (8 bytes) at a
+ * time, looking only at the lines that matter for framing (Content-Length, Transfer-Encoding:
+ * chunked). Anything else it is not sure of (a split line, a duplicate Content-Length, a
+ * transfer coding other than exactly "chunked", an odd first line) sets fbail, and the byte
+ * parser (ht_byte) reads the head from its first byte instead, with the same result.
+ */
+#define HT_LC	  0x2020202020202020ull /* ASCII letters to lower case; digits, '-' and ':' stay */
+#define HT_ONES	  0x0101010101010101ull
+#define HT_HIGHS  0x8080808080808080ull
+#define HT_W(s)	  ((__u64)(s)[0] | (__u64)(s)[1] << 8 | (__u64)(s)[2] << 16 | (__u64)(s)[3] << 24 | \
+		   (__u64)(s)[4] << 32 | (__u64)(s)[5] << 40 | (__u64)(s)[6] << 48 |            \
+		   (__u64)(s)[7] << 56)
+
+static __always_inline __u64 ht_w(const __u8 *buf, __u32 off)
+{
+	return *(const __u64 *)(buf + (off & (HT_BUF - 1)));
+}
+
+static __always_inline __u8 ht_b(const __u8 *buf, __u32 off)
+{
+	return buf[off & (HT_BUF - 1)];
+}
+
+/* One word of ht_nl's scan: bpf_loop callback (verified once, however long the scan). */
+static long ht_nl_word(__u32 idx, void *ctx)
+{
+	struct ht_ctx *c = ctx;
+	__u32 o = c->s->r.nl_from + idx * 8, k;
+	__u64 x, m;
+
+	if (o >= c->s->r.fn)
+		return 1;
+	x = ht_w(c->s->buf, o) ^ (0x0aull * HT_ONES);
+	m = (x - HT_ONES) & ~x & HT_HIGHS; /* the lowest set bit marks the first '\n' */
+	if (!m)
+		return 0;
+	/* its byte index, without a loop: count the bytes below the lowest set bit */
+	k = (__u32)(((((m & -m) >> 7) - 1) & HT_ONES) * HT_ONES >> 56);
+	if (o + k < c->s->r.fn)
+		c->s->r.nl = (int)(o + k);
+	return 1;
+}
+
+/* The offset of the first '\n' in c->s->buf at or after from and below c->s->r.fn, or -1. */
+static __always_inline int ht_nl(struct ht_ctx *c, __u32 from)
+{
+	c->s->r.nl_from = from;
+	c->s->r.nl = -1;
+	bpf_loop(HT_BUF / 8 + 1, ht_nl_word, c, 0);
+	return c->s->r.nl;
+}
+
+/* The value of a header line at v (after the colon): spaces skipped, up to the line's end. */
+static __always_inline __u32 ht_ws(const __u8 *buf, __u32 v, __u32 nl)
+{
+	__u32 i;
+
+	for (i = 0; i < 8 && v < nl && (ht_b(buf, v) == ' ' || ht_b(buf, v) == '\t'); i++)
+		v++;
+	return v;
+}
+
+/* One line of a head: bpf_loop callback, 1 ends the scan (head found, or bail). */
+static long ht_fast_line(__u32 idx, void *ctx)
+{
+	static const char cl1[8] = "content-", cl2[8] = "length:", te1[8] = "transfer",
+			  te2[8] = "-encodin", ch[8] = "chunked";
+	struct ht_ctx *c = ctx;
+	const __u8 *buf = c->s->buf;
+	__u32 pos = c->s->r.fpos, v, i;
+	__u64 w;
+	__u8 b0, b;
+	int nl;
+
+	if (pos >= c->s->r.fn)
+		goto bail;
+	b0 = ht_b(buf, pos);
+	if (b0 == '\r' || b0 == '\n') {
+		if (b0 == '\r' && (pos + 1 >= c->s->r.fn || ht_b(buf, pos + 1) != '\n'))
+			goto bail;
+		c->s->r.fend = pos + (b0 == '\r' ? 2 : 1);
+		return 1;
+	}
+	nl = ht_nl(c, pos);
+	if (nl < 0)
+		goto bail;
+	b0 |= 0x20;
+	if (b0 == 'c' && (ht_w(buf, pos) | HT_LC) == HT_W(cl1) &&
+	    ((ht_w(buf, pos + 8) | HT_LC) & 0x00ffffffffffffffull) == HT_W(cl2)) {
+		if (c->s->r.fflags & SL_HT_F_CLEN)
+			goto bail; /* twice: the byte parser says what that means */
+		v = ht_ws(buf, pos + 15, (__u32)nl);
+		c->s->r.num = 0;
+		for (i = 0; i < 19 && v < (__u32)nl; i++, v++) {
+			b = ht_b(buf, v);
+			if (b == '\r')
+				break;
+			if (b < '0' || b > '9')
+				goto bail;
+			c->s->r.num = c->s->r.num * 10 + (b - '0');
+		}
+		if (i == 0 || (v < (__u32)nl && ht_b(buf, v) != '\r'))
+			goto bail;
+		c->s->r.fflags |= SL_HT_F_CLEN;
+		c->s->r.fclen = c->s->r.num;
+	} else if (b0 == 't' && (ht_w(buf, pos) | HT_LC) == HT_W(te1) &&
+		   (ht_w(buf, pos + 8) | HT_LC) == HT_W(te2)) {
+		w = ht_w(buf, pos + 16) | HT_LC;
+		if ((w & 0xffff) != ('g' | ':' << 8))
+			goto bail;
+		v = ht_ws(buf, pos + 18, (__u32)nl);
+		w = ht_w(buf, v) | HT_LC;
+		b = ht_b(buf, v + 7);
+		if ((w & 0x00ffffffffffffffull) != HT_W(ch) || (b != '\r' && b != '\n') ||
+		    v + 7 > (__u32)nl)
+			goto bail; /* another coding, or a list: the byte parser reads it */
+		c->s->r.fflags |= SL_HT_F_CHUNKED;
+	}
+	c->s->r.fpos = (__u32)nl + 1;
+	return 0;
+bail:
+	c->s->r.fbail = 1;
+	return 1;
+}
+
+/*
+ * A message starts at s->buf[0] (n bytes there): reads its head on the fast path if it can.
+ * Returns the head's length once the message is under way (as ht_byte would leave it), or 0:
+ * the byte parser must read it.
+ */
+static __always_inline __u32 ht_fast(struct ht_ctx *c, __u32 n)
+{
+	static const char h11[8] = "HTTP/1.1", h10[8] = "HTTP/1.0";
+	struct sl_http_flow *f = c->f;
+	struct sl_http_dir *d = &f->d[c->s->r.dir & 1];
+	const __u8 *buf = c->s->buf;
+	__u16 status = 0;
+	__u8 method = SL_HTTP_OTHER, b;
+	char m[8];
+	__u64 w;
+	__u32 i;
+	int nl;
+
+	if (n < 16)
+		return 0;
+	w = ht_w(buf, 0);
+	if (c->s->r.dir == 0) {
+		/* an upper-case method of up to 7 letters, then SP */
+		for (i = 0; i < 8; i++) {
+			b = (__u8)(w >> (8 * i));
+			m[i] = (char)b;
+			if (b == ' ')
+				break;
+			if (b < 'A' || b > 'Z')
+				return 0;
+		}
+		if (i == 0 || i == 8)
+			return 0;
+		method = method_of(m, i);
+		if (method == SL_HTTP_CONNECT)
+			return 0;
+	} else {
+		if (w != HT_W(h11) && w != HT_W(h10))
+			return 0;
+		if (ht_b(buf, 8) != ' ')
+			return 0;
+		for (i = 9; i < 12; i++) {
+			b = ht_b(buf, i);
+			if (b < '0' || b > '9')
+				return 0;
+			status = status * 10 + (b - '0');
+		}
+		if (!f->qn)
+			return 0; /* a response to nothing: the byte parser says so */
+	}
+	c->s->r.fn = n;
+	nl = ht_nl(c, 0);
+	if (nl < 0)
+		return 0;
+	c->s->r.fpos = (__u32)nl + 1;
+	c->s->r.fend = 0;
+	c->s->r.fclen = 0;
+	c->s->r.fflags = 0;
+	c->s->r.fbail = 0;
+	bpf_loop(32, ht_fast_line, c, 0);
+	if (c->s->r.fbail || !c->s->r.fend)
+		return 0;
+	/* what ht_byte does at the message's first byte, then at its empty line */
+	d->start = c->s->r.seq0;
+	d->tok = 0;
+	d->cand = 0;
+	if (c->s->r.dir == 0) {
+		ht_req_start(c, method);
+		if (f->lost)
+			return c->s->r.fend;
+	} else {
+		f->resp_ts = c->s->r.now;
+		f->chunks = 0;
+		f->status = status;
+	}
+	d->flags = c->s->r.fflags;
+	d->num = c->s->r.fclen;
+	d->st = HT_FIRST;
+	ht_head_done(c, d, c->s->r.seq0 + c->s->r.fend);
+	return c->s->r.fend;
+}
+
 /* One round over a packet: skip a body, or read up to HT_BUF bytes. bpf_loop callback. */
 static long ht_round(__u32 idx, void *ctx)
 {
 	struct ht_ctx *c = ctx;
 	struct sl_http_flow *f = c->f;
-	struct sl_http_dir *d = &f->d[c->dir & 1];
+	struct sl_http_dir *d = &f->d[c->s->r.dir & 1];
 	__u32 n;
 
-	if (c->off >= c->end || f->lost)
+	if (c->s->r.off >= c->s->r.end || f->lost)
 		return 1;
 	if (d->st == HT_BODY) {
-		n = c->end - c->off;
+		n = c->s->r.end - c->s->r.off;
 		if (n > d->left)
 			n = (__u32)d->left;
-		c->off += n;
+		c->s->r.off += n;
 		d->left -= n;
 		if (d->left)
 			return 0;
 		if (d->flags & SL_HT_F_CHUNKED)
 			d->st = HT_CHUNK_END;
 		else
-			ht_msg_done(c, c->tseq + (c->off - c->toff));
+			ht_msg_done(c, c->s->r.tseq + (c->s->r.off - c->s->r.toff));
 		return 0;
 	}
 	if (d->st == HT_UNTIL_CLOSE) {
-		c->off = c->end;
+		c->s->r.off = c->s->r.end;
 		return 1;
 	}
-	n = c->end - c->off;
+	n = c->s->r.end - c->s->r.off;
 	if (n > HT_BUF)
 		n = HT_BUF;
 	/* 1..HT_BUF in a form the verifier can bound, whatever register holds n */
 	n = ((n - 1) & (HT_BUF - 1)) + 1;
-	if (bpf_skb_load_bytes(c->skb, c->off, c->s->buf, n) < 0)
+	if (bpf_skb_load_bytes(c->skb, c->s->r.off, c->s->buf, n) < 0)
 		return 1;
-	c->seq0 = c->tseq + (c->off - c->toff);
-	c->used = 0;
-	bpf_loop(n, ht_byte, c, 0);
-	c->off += c->used;
+	c->s->r.seq0 = c->s->r.tseq + (c->s->r.off - c->s->r.toff);
+	c->s->r.used = 0;
+	if (d->st == HT_START && ht_b(c->s->buf, 0) != '\r' && ht_b(c->s->buf, 0) != '\n')
+		c->s->r.used = ht_fast(c, n);
+	if (!c->s->r.used)
+		bpf_loop(n, ht_byte, c, 0);
+	c->s->r.off += c->s->r.used;
 	return 0;
 }
 
@@ -629,6 +861,8 @@ static __noinline int ht_packet(struct __sk_buff *skb, const struct pkt *p, bool
 		return 0;
 	if (ht_tcp_read(skb, p, &t) < 0)
 		return 0;
+	if (!t.len && !(t.flags & (HT_TCP_FIN | HT_TCP_RST)))
+		return 0; /* a bare ACK: nothing for the parser */
 	c.s = bpf_map_lookup_elem(&sluice_http_scr, &zero);
 	if (!c.s)
 		return 0;
@@ -685,14 +919,14 @@ static __noinline int ht_packet(struct __sk_buff *skb, const struct pkt *p, bool
 	}
 	c.skb = skb;
 	c.f = f;
-	c.now = bpf_ktime_get_ns();
-	c.dir = dir;
-	c.off = t.off + (d->seq - t.seq);
-	c.end = t.off + t.len;
-	c.tseq = t.seq;
-	c.toff = t.off;
+	c.s->r.now = bpf_ktime_get_ns();
+	c.s->r.dir = dir;
+	c.s->r.off = t.off + (d->seq - t.seq);
+	c.s->r.end = t.off + t.len;
+	c.s->r.tseq = t.seq;
+	c.s->r.toff = t.off;
 	bpf_loop(HT_ROUNDS, ht_round, &c, 0);
-	if (c.off < c.end && !f->lost)
+	if (c.s->r.off < c.s->r.end && !f->lost)
 		ht_lose(f); /* more messages in one packet than HT_ROUNDS */
 	d = &f->d[dir];
 	d->seq = t.seq + t.len;
@@ -702,8 +936,8 @@ fin:
 		if (!f->lost && f->d[1].st == HT_UNTIL_CLOSE &&
 		    (from_pod == (f->role == SL_L4_SERVER))) {
 			c.f = f;
-			c.now = bpf_ktime_get_ns();
-			c.dir = 1;
+			c.s->r.now = bpf_ktime_get_ns();
+			c.s->r.dir = 1;
 			ht_msg_done(&c, t.seq + t.len);
 		}
 	}

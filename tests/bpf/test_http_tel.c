@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -95,6 +96,9 @@ static int teardown(void **state)
  * payload data, at the side's next sequence number (or at seq_back bytes before it: a
  * retransmission; or skipping seq_skip bytes: a gap).
  */
+static int setup_off(void **state);
+static uint32_t *bench_ns; /* where seg_at puts a run's duration, for the benches */
+
 static void seg_at(struct fix *f, bool from_client, const char *data, size_t len, uint8_t flags,
 		   uint32_t seq_back, uint32_t seq_skip)
 {
@@ -113,7 +117,7 @@ static void seg_at(struct fix *f, bool from_client, const char *data, size_t len
 	s = htonl(*seq - seq_back + seq_skip);
 	memcpy(buf + 14 + 20 + 4, &s, 4);
 	assert_int_equal(tr_run(from_pod ? f->skel->progs.sluice_tc_in : f->skel->progs.sluice_tc_out,
-				true, buf, n, 1, &out, NULL), 0);
+				true, buf, n, 1, &out, bench_ns), 0);
 	assert_int_equal(out.retval, 0); /* TC_ACT_OK: telemetry never drops */
 	if (!seq_back)
 		*seq += (uint32_t)len + seq_skip + ((flags & 1) ? 1 : 0);
@@ -305,6 +309,30 @@ static void chunked__stream_time_to_first_chunk_and_gaps(void **state)
 	assert_true(v.ttfb_sum_ns < v.ttfc_sum_ns);
 }
 
+/* Heads the word-at-a-time path leaves to the byte parser, and heads it reads itself. */
+static void fast_path_and_byte_parser__agree(void **state)
+{
+	struct fix *f = *state;
+
+	/* a transfer-coding list: the byte parser frames it */
+	REQ(f, get_a);
+	RESP(f, "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n");
+	/* lower case, a tab before the value, and the head ending in a bare LF */
+	REQ(f, "POST /x HTTP/1.1\ncontent-length:\t4\n\nabcd");
+	RESP(f, "HTTP/1.1 201 Created\r\nCONTENT-LENGTH: 2\r\n\r\nok");
+	/* a lower-case method is not one the fast path reads; HTTP/1.0 status line */
+	REQ(f, "GET /y HTTP/1.1\r\nX: 1\r\nContent-Length: 0\r\n\r\n");
+	RESP(f, "HTTP/1.0 404 Nope\r\nContent-Length: 1\r\n\r\nz");
+	assert_int_equal(stats_of(f, SL_HTTP_GET, 200).count, 1);
+	assert_int_equal(stats_of(f, SL_HTTP_GET, 200).streams, 1);
+	assert_int_equal(stats_of(f, SL_HTTP_POST, 201).count, 1);
+	assert_int_equal(stats_of(f, SL_HTTP_POST, 201).req_bytes,
+			 strlen("POST /x HTTP/1.1\ncontent-length:\t4\n\nabcd"));
+	assert_int_equal(stats_of(f, SL_HTTP_GET, 404).count, 1);
+	assert_int_equal(total_count(f), 3);
+	assert_int_equal(stat_of(f, SL_STAT_HTTP_LOST), 0);
+}
+
 static void interim_100__then_final(void **state)
 {
 	struct fix *f = *state;
@@ -412,6 +440,65 @@ static int setup_off(void **state)
 	return 0;
 }
 
+/* --- benches (SL_BENCH=1) ----------------------------------------------------------------- */
+
+#define BENCH_PAIRS 4000
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static uint32_t median(uint32_t *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), cmp_u32);
+	return v[n / 2];
+}
+
+/*
+ * One keep-alive request and response as wrk and nginx exchange them, BENCH_PAIRS times, each
+ * segment in a test run of its own (a repeated run would be a retransmission): the median
+ * run of each with telemetry on (f) and off (off), and the difference per pair, which is what
+ * one veth's parser costs a request.
+ */
+static void bench__keepalive_request_response(void **state)
+{
+	static const char req[] = "GET / HTTP/1.1\r\nHost: 10.96.0.40\r\n\r\n";
+	static const char resp[] = "HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n"
+				   "Date: Fri, 04 Dec 2026 03:00:00 GMT\r\nContent-Type: text/plain\r\n"
+				   "Content-Length: 6\r\nConnection: keep-alive\r\n\r\nhello\n";
+	static uint32_t on_q[BENCH_PAIRS], on_r[BENCH_PAIRS], off_q[BENCH_PAIRS], off_r[BENCH_PAIRS];
+	struct fix *f = *state, *off;
+	uint32_t mq, mr, oq, orr;
+	int i;
+
+	assert_int_equal(setup_off((void **)&off), 0);
+	for (i = 0; i < BENCH_PAIRS; i++) {
+		bench_ns = &on_q[i];
+		REQ(f, req);
+		bench_ns = &on_r[i];
+		RESP(f, resp);
+		bench_ns = &off_q[i];
+		REQ(off, req);
+		bench_ns = &off_r[i];
+		RESP(off, resp);
+	}
+	bench_ns = NULL;
+	mq = median(on_q, BENCH_PAIRS);
+	mr = median(on_r, BENCH_PAIRS);
+	oq = median(off_q, BENCH_PAIRS);
+	orr = median(off_r, BENCH_PAIRS);
+	tr_bench_print("http_tel_request", mq);
+	tr_bench_print("http_tel_request_off", oq);
+	tr_bench_print("http_tel_response", mr);
+	tr_bench_print("http_tel_response_off", orr);
+	tr_bench_print("http_tel_per_request_one_veth", (mq > oq ? mq - oq : 0) + (mr > orr ? mr - orr : 0));
+	assert_int_equal(stats_of(f, SL_HTTP_GET, 200).count, BENCH_PAIRS); /* all were parsed */
+	teardown((void **)&off);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -421,6 +508,7 @@ int main(void)
 		T(pipelined__pairs_in_order),
 		T(split__heads_and_bodies_across_segments),
 		T(chunked__stream_time_to_first_chunk_and_gaps),
+		T(fast_path_and_byte_parser__agree),
 		T(interim_100__then_final),
 		T(retransmission__counted_once_gap__parsing_stops),
 		T(http10__close_delimited_response_ends_at_fin),
@@ -430,7 +518,7 @@ int main(void)
 						setup_server, teardown),
 		cmocka_unit_test_setup_teardown(switched_off__nothing, setup_off, teardown),
 	};
-#undef T
+
 	int err;
 
 	pkt_require_bpf("test_http_tel");
@@ -441,5 +529,12 @@ int main(void)
 		return 77;
 	}
 	libbpf_set_print(tr_libbpf_quiet);
+	if (getenv("SL_BENCH") && !strcmp(getenv("SL_BENCH"), "1")) {
+		const struct CMUnitTest benches[] = { T(bench__keepalive_request_response) };
+
+		err = cmocka_run_group_tests_name("http_tel_bench", benches, NULL, NULL);
+		if (err)
+			return err;
+	}
 	return cmocka_run_group_tests_name("http_tel", tests, NULL, NULL);
 }
