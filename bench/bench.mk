@@ -10,3 +10,11 @@ $(O)/bench/%: bench/%.c | $(DEPS_STAMP)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	$(Q)$(CC) $(BENCH_CFLAGS) $(LDFLAGS) $< -lm -o $@
+
+# bpfstats reads the kernel's BPF run-time statistics: it needs libbpf.
+BENCH_BINS += $(O)/bench/bpfstats
+
+$(O)/bench/bpfstats: bench/bpfstats.c | $(DEPS_STAMP)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	$(Q)$(CC) $(BENCH_CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) $< $(PKG_LIBS) -o $@

@@ -70,11 +70,15 @@ now_ns() { date +%s%N; }
 # A unique lab name: 1-12 lower-case letters or digits.
 lab_name() { printf '%s%04x%04x' "$1" $(($$ & 0xffff)) $((RANDOM & 0xffff)) | cut -c1-12; }
 
-# lab_up NAME FILE: brings a lab up and registers it for teardown.
+# lab_up NAME FILE [OPTIONS]...: brings a lab up and registers it for teardown; OPTIONS go to
+# `sluice lab up` (the default is no /metrics).
 lab_up() {
-	LABS+=("$1")
-	"$SLUICE" lab up --name "$1" --metrics-address off "$2" >"$TMP/up-$1.log" 2>&1 ||
-		{ cat "$TMP/up-$1.log" >&2; return 1; }
+	local name=$1 file=$2
+	shift 2
+	LABS+=("$name")
+	[ $# -gt 0 ] || set -- --metrics-address off
+	"$SLUICE" lab up --name "$name" "$@" "$file" >"$TMP/up-$name.log" 2>&1 ||
+		{ cat "$TMP/up-$name.log" >&2; return 1; }
 }
 
 lab_down() {

@@ -102,6 +102,7 @@ target_row() {
 	no) status="**not met**" ;;
 	noisy-yes) status="not resolved (runs spread wider than ±3 %; the median meets it)" ;;
 	noisy-no) status="not resolved (runs spread wider than ±3 %; the median misses it)" ;;
+	info) status="reported (the issue sets no number)" ;;
 	*) status="not measured" ;;
 	esac
 	echo "| $1 | $2 | $status |"
@@ -159,10 +160,81 @@ flat_ratio() {
 		"$noisy$(le "$r" 1.03 && echo yes || echo no)"
 }
 
+# tel_targets: the telemetry rows of the targets table (issue 5).
+tel_targets() {
+	local p r q1 q3 st on off add
+	p=$(paired tel-on tel-off rps)
+	if [ -n "$p" ]; then
+		read -r r q1 q3 _ <<<"$p"
+		st=$(le 0.98 "$r" && echo yes || echo no)
+		awk -v a="$q1" -v b="$q3" 'BEGIN { exit !(b - a > 0.04) }' && st=noisy-$st
+		target_row "Telemetry on: wrk requests/s ÷ off ≥ 0.98 (nginx through a ClusterIP)" \
+			"$(fmt "$r" 3)× [$(fmt "$q1" 3)–$(fmt "$q3" 3)]; medians $(fmt "$(med '^tel-on$' rps)" 0) vs $(fmt "$(med '^tel-off$' rps)" 0) requests/s" "$st"
+	else
+		target_row "Telemetry on: wrk requests/s ÷ off ≥ 0.98 (nginx through a ClusterIP)" "failed: $(fail_reason tel-on)$(fail_reason tel-off)" ""
+	fi
+	p=$(paired tel-on tel-off p99_us)
+	if [ -n "$p" ]; then
+		read -r r q1 q3 _ <<<"$p"
+		st=$(le "$r" 1.05 && echo yes || echo no)
+		awk -v a="$q1" -v b="$q3" 'BEGIN { exit !(b - a > 0.10) }' && st=noisy-$st
+		target_row "Telemetry on: wrk p99 ÷ off ≤ 1.05" \
+			"$(fmt "$r" 3)× [$(fmt "$q1" 3)–$(fmt "$q3" 3)]; medians $(fmt "$(med '^tel-on$' p99_us)" 0) vs $(fmt "$(med '^tel-off$' p99_us)" 0) µs" "$st"
+	else
+		target_row "Telemetry on: wrk p99 ÷ off ≤ 1.05" "failed" ""
+	fi
+	on=$(info_get tel_bpf_ns_on)
+	off=$(info_get tel_bpf_ns_off)
+	if [ -n "$on" ] && [ -n "$off" ]; then
+		add=$((on - off))
+		target_row "BPF time per request added by telemetry ≤ 500 ns (run_time_ns, stats on)" \
+			"$add ns (every sluice_* program: $on ns per request with telemetry, $off ns without; client and server veth both parse, as both pods are on this node)" \
+			"$(le "$add" 500 && echo yes || echo no)"
+	else
+		target_row "BPF time per request added by telemetry ≤ 500 ns (run_time_ns, stats on)" "failed: $(info_get tel_bpf_fail_on)$(info_get tel_bpf_fail_off)" ""
+	fi
+	v=$(info_get tel_rss_kb)
+	if [ -n "$v" ]; then
+		target_row "Agent RSS with 2,000 series per metric" \
+			"$(mb "$v") (VmRSS after two scrapes; series: tcp $(info_get tel_series_tcp), http_server $(info_get tel_series_http_server), http_client $(info_get tel_series_http_client); /metrics $(thousands "$(info_get tel_metrics_bytes)") bytes)" info
+	else
+		target_row "Agent RSS with 2,000 series per metric" "failed: $(info_get tel_series_fail)" ""
+	fi
+}
+
+# tel_section: the telemetry section (issue 5).
+tel_section() {
+	local m
+	echo "## Telemetry (issue 5)"
+	echo
+	echo "wrk (1 thread, $TEL_CONNS keep-alive connections, $TEL_SECS s a run) from a client pod to nginx (\`return 200\`)"
+	echo "through a ClusterIP, the agent restarted between runs with \`l4_telemetry\` and \`http_telemetry\` on or off"
+	echo "(the loader swaps the programs in place), $TEL_RUNS runs per mode in ABBA order; ratios pair the"
+	echo "runs of one pair. Client on CPU 0, nginx on CPU 1. Both pods are on this node, so the client's"
+	echo "and the server's veth both parse every request and response."
+	echo
+	echo "| Telemetry | requests/s | p50 µs | p99 µs | runs |"
+	echo "|---|---:|---:|---:|---:|"
+	for m in on off; do
+		echo "| $m | $(cell "^tel-$m\$" rps "$(fail_reason "tel-$m")") | $(cell "^tel-$m\$" p50_us "") | $(cell "^tel-$m\$" p99_us "") | $(nvals "^tel-$m\$" rps) |"
+	done
+	echo
+	echo "BPF time per request (one more wrk run per mode under \`bench/bpfstats\`, which turns the kernel's"
+	echo "run-time statistics on with BPF_ENABLE_STATS for that run only), by program:"
+	echo
+	for m in on off; do
+		echo "- telemetry $m: $(info_get "tel_bpf_ns_$m") ns per request: $(info_get "tel_bpf_detail_$m")"
+	done
+	echo
+	echo "The parser alone, from BPF_PROG_TEST_RUN (test_http_tel, SL_BENCH=1, a wrk-like request and an"
+	echo "nginx-like response, one veth): $(for c in http_tel_request http_tel_request_off http_tel_response http_tel_response_off http_tel_per_request_one_veth; do v=$(med "$(rx "bpf:test_http_tel:$c")" ns_per_pkt); [ -n "$v" ] && echo -n "$c $(fmt "$v" 0) ns; "; done | sed 's/; $//')."
+	echo
+}
+
 # bench_cmd: the command line that reproduces this run.
 bench_cmd() {
 	local v cmd=
-	for v in BENCH_RUNS BENCH_CONN_N BENCH_RR_N BENCH_PP_SECS BENCH_PP_RUNS BENCH_SCALES BENCH_BPF_RUNS BENCH_PIN BENCH_RESULTS; do
+	for v in BENCH_RUNS BENCH_CONN_N BENCH_RR_N BENCH_PP_SECS BENCH_PP_RUNS BENCH_TEL_RUNS BENCH_TEL_SECS BENCH_SCALES BENCH_BPF_RUNS BENCH_PIN BENCH_RESULTS; do
 		[ -n "${!v:-}" ] && cmd+="$v='${!v}' "
 	done
 	cmd+="make bench"
@@ -248,6 +320,7 @@ report() {
 	else
 		target_row "tc/XDP conntrack hit ≤ 50 ns/packet" "no BPF test prints a conntrack-hit case (see below)" ""
 	fi
+	tel_targets
 	# policy (issue 4): the program's cost flat over rule counts, and apply to enforcement
 	local pc=() pmin= pmax= pv
 	for n in 1rule 1000rules 10000rules; do
@@ -425,6 +498,7 @@ report() {
 	done <"$INFO"
 	echo
 
+	tel_section
 	# --- apply at scale
 	echo "## Apply at scale"
 	echo

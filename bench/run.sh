@@ -11,6 +11,9 @@
 #   3. BPF program cost in ns/packet from every tests/bpf binary that prints
 #      `bench <case> ns_per_pkt=<N>` with SL_BENCH=1
 #   4. time to apply 10,000 Services with 100,000 endpoints to a fresh agent, and its RSS after
+#   5. NetworkPolicy: rules over real traffic, Sluice and iptables; apply to enforcement
+#   6. telemetry: wrk against nginx through a ClusterIP with telemetry on and off (paired), BPF
+#      time per request from the kernel's run-time statistics, agent RSS with 2,000 series
 # Targets are reported as met / not met; they never fail the run. Knobs (environment):
 #   BENCH_RUNS (7) runs per row, BENCH_CONN_N (3000) measured connections per target per connlat
 #   run, BENCH_RR_N (5000) round trips per target per connlat -P run, BENCH_PP_SECS (1) seconds
@@ -31,6 +34,9 @@ PP_RUNS=${BENCH_PP_RUNS:-12}
 SCALES=${BENCH_SCALES:-"1 1000 10000"}
 BPF_RUNS=${BENCH_BPF_RUNS:-3}
 POL_PODS=${BENCH_POL_PODS:-1000}
+TEL_RUNS=${BENCH_TEL_RUNS:-6}
+TEL_SECS=${BENCH_TEL_SECS:-3}
+TEL_CONNS=8
 RESULTS=${BENCH_RESULTS:-$TOP/bench/RESULTS.md}
 OUTDIR="$O/bench"
 APPLY_WAIT=240 # after an apply the CLI gave up on: how long to wait for the agent to finish it
@@ -44,10 +50,11 @@ PP_PORT=11111
 RR_PORT=8081
 POD_CIDR=10.244.0.0/16
 
-for b in "$SLUICE" "$O/sluice-agent" "$O/sluice-cni" "$BENCH_BIN/connlat" "$BENCH_BIN/connsrv"; do
+for b in "$SLUICE" "$O/sluice-agent" "$O/sluice-cni" "$BENCH_BIN/connlat" "$BENCH_BIN/connsrv" \
+	"$BENCH_BIN/bpfstats"; do
 	[ -x "$b" ] || die "$b is not built; run \`make bench\`, which builds it"
 done
-for c in jq ip nsenter timeout awk bpftool; do
+for c in jq ip nsenter timeout awk bpftool wrk nginx python3; do
 	command -v $c >/dev/null || die "$c is missing (make deps installs it)"
 done
 for v in "$RUNS" "$CONN_N" "$RR_N" "$PP_SECS" "$PP_RUNS" "$BPF_RUNS"; do
@@ -378,6 +385,145 @@ if lab_up "$PLAB" "$TMP/pol-lab.yaml"; then
 	lab_down "$PLAB" || die "sluice lab down failed"
 else
 	row_fail "polsluice@1" "sluice lab up failed for the policy lab"
+fi
+
+# --- 6. telemetry (issue 5): wrk against nginx through a ClusterIP, telemetry on and off ------
+# One lab: nginx (web) behind a ClusterIP, a client, and tests/tools/stream_server.py (status)
+# for label sets. The agent is restarted with telemetry on or off (the loader swaps the
+# programs in place; links stay). TEL_RUNS wrk runs per mode in ABBA order give the paired
+# requests/s and p99 ratios; one more run per mode under bpfstats gives the BPF time per
+# request; then 2,000 label sets per metric group are made and the agent's RSS is read.
+TLAB=$(lab_name t)
+TVIP=10.96.0.50
+cat >"$TMP/tnginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+	access_log off;
+	client_body_temp_path body;
+	proxy_temp_path proxy;
+	fastcgi_temp_path fastcgi;
+	uwsgi_temp_path uwsgi;
+	scgi_temp_path scgi;
+	keepalive_requests 100000000;
+	server { listen 8080; location / { default_type text/plain; return 200 "hello\n"; } }
+}
+EOF
+cat >"$TMP/tel-lab.yaml" <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  clusterIP: $TVIP
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: default, labels: {app: web}}
+spec:
+  containers:
+  - name: nginx
+    command: [${PIN_SERVER}"sh", "-c", "exec nginx -e stderr -p \"\$TMPDIR/\" -c $TMP/tnginx.conf"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: status, namespace: default, labels: {app: status}}
+spec:
+  containers:
+  - name: status
+    command: ["python3", "$TOP/tests/tools/stream_server.py", "8000", "/dev/null", "1", "1", "1"]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default, labels: {app: client}}
+spec:
+  containers:
+  - {name: client, command: ["sleep", "infinity"]}
+EOF
+# tel_mode on|off: the lab's agent restarted with telemetry on or off
+tel_mode() {
+	local pid v
+	v=$([ "$1" = on ] && echo 1 || echo 0)
+	printf 'l4_telemetry: %s\nhttp_telemetry: %s\n' "$v" "$v" >"$TMP/tel-agent.yaml"
+	pid=$(agent_pid "$TLAB")
+	kill "$pid" 2>/dev/null || true
+	wait_for 10 sh -c "! kill -0 $pid 2>/dev/null" || die "the telemetry lab's agent did not stop"
+	"$SLUICE" lab agent-start --name "$TLAB" >/dev/null 2>&1 || die "the telemetry lab's agent did not start"
+	agent_wait "$TLAB" 30 || die "the telemetry lab's agent does not answer"
+}
+# wrk_us VALUE: wrk's latency (85.00us, 1.20ms, 2.00s) in µs
+wrk_us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1e6 }'; }
+# wrk_run ROW RUN: one wrk run from the client pod; records rps, p50_us, p99_us
+wrk_run() {
+	local row=$1 run=$2 out
+	in_pod "$TLAB" client $((TEL_SECS + 15)) "${PIN_CLIENT[@]}" wrk -t1 -c"$TEL_CONNS" -d"${TEL_SECS}s" \
+		--latency "http://$TVIP/" >"$TMP/wrk.out" 2>&1 ||
+		{ row_fail "$row" "wrk: $(tail -n1 "$TMP/wrk.out")"; return 1; }
+	out=$(cat "$TMP/wrk.out")
+	rec "$row" rps "$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")" "$run"
+	rec "$row" p50_us "$(wrk_us "$(awk '$1 == "50%" { print $2 }' <<<"$out")")" "$run"
+	rec "$row" p99_us "$(wrk_us "$(awk '$1 == "99%" { print $2 }' <<<"$out")")" "$run"
+}
+printf 'l4_telemetry: 1\nhttp_telemetry: 1\n' >"$TMP/tel-agent.yaml"
+say "telemetry: fresh lab $TLAB (nginx behind a ClusterIP, a client, a status server)"
+if lab_up "$TLAB" "$TMP/tel-lab.yaml" --metrics-address 127.0.0.1:9464 --agent-config "$TMP/tel-agent.yaml"; then
+	wait_for 10 in_pod "$TLAB" web 5 sh -c "ss -Htln | grep -q ':8080 '" || row_fail "tel-on" "nginx does not listen"
+	say "telemetry: $TEL_RUNS wrk runs of ${TEL_SECS} s ($TEL_CONNS connections) per mode, on and off in ABBA order"
+	for ((r = 1; r <= TEL_RUNS; r++)); do
+		if [ $((r % 2)) -eq 1 ]; then order="on off"; else order="off on"; fi
+		for m in $order; do
+			tel_mode "$m"
+			wrk_run "tel-$m" "$r" || true
+		done
+	done
+	say "telemetry: BPF time per request, one wrk run per mode under bpfstats"
+	for m in on off; do
+		tel_mode "$m"
+		"$BENCH_BIN/bpfstats" "$SLUICE" lab exec --name "$TLAB" client -- "${PIN_CLIENT[@]}" wrk -t1 \
+			-c"$TEL_CONNS" -d"${TEL_SECS}s" "http://$TVIP/" >"$TMP/bs-wrk.out" 2>"$TMP/bs.err" || true
+		reqs=$(awk '/requests in/ { print $1 }' "$TMP/bs-wrk.out")
+		ns=$(awk '/^bpfstats prog=/ { split($3, a, "="); s += a[2] } END { print s + 0 }' "$TMP/bs.err")
+		if [[ $reqs =~ ^[0-9]+$ ]] && [ "$reqs" -gt 0 ]; then
+			info "tel_bpf_ns_$m" "$(awk -v n="$ns" -v r="$reqs" 'BEGIN { printf "%.0f", n / r }')"
+			info "tel_bpf_detail_$m" "$(awk -v r="$reqs" '/^bpfstats prog=/ { split($2, p, "="); split($3, a, "="); split($4, c, "="); if (c[2] > 0) printf "%s %.0f ns (%.1f runs); ", p[2], a[2] / r, c[2] / r }' "$TMP/bs.err" | sed 's/; $//')"
+		else
+			info "tel_bpf_fail_$m" "no request count from wrk under bpfstats: $(head -n2 "$TMP/bs.err" | tr '\n' ' ')"
+		fi
+	done
+	# 2,000 label sets per metric group: methods x statuses from the status server (HTTP server
+	# and client side), and refused connects to 2,000 of its ports (L4)
+	say "telemetry: 2,000 label sets per metric group, then the agent's RSS"
+	tel_mode on
+	SIP=$(pod_ip "$TLAB" status)
+	in_pod "$TLAB" client 120 python3 -c "
+import http.client, socket
+c = http.client.HTTPConnection('$SIP', 8000)
+for m in ('GET', 'POST', 'PUT', 'DELETE', 'PATCH'):
+    for s in range(200, 600):
+        c.request(m, '/status/%d' % s)
+        c.getresponse().read()
+for p in range(20000, 22000):
+    k = socket.socket()
+    k.connect_ex(('$SIP', p))
+    k.close()
+" >"$TMP/series.out" 2>&1 || info tel_series_fail "$(tail -n1 "$TMP/series.out")"
+	sleep 1
+	for i in 1 2; do curl -sf -m 30 http://127.0.0.1:9464/metrics >"$TMP/tel-metrics" || true; done
+	for g in tcp http_server http_client; do
+		info "tel_series_$g" "$(awk -v k="sluice_telemetry_series{group=\"$g\",kind=\"series\"}" '$1 == k { print $2 }' "$TMP/tel-metrics")"
+		info "tel_overflowed_$g" "$(awk -v k="sluice_telemetry_series{group=\"$g\",kind=\"overflowed\"}" '$1 == k { print $2 }' "$TMP/tel-metrics")"
+	done
+	info tel_metrics_bytes "$(wc -c <"$TMP/tel-metrics")"
+	apid=$(agent_pid "$TLAB")
+	info tel_rss_kb "$(proc_kb "$apid" VmRSS)"
+	info tel_hwm_kb "$(proc_kb "$apid" VmHWM)"
+	lab_down "$TLAB" || die "sluice lab down failed"
+else
+	row_fail "tel-on" "sluice lab up failed for the telemetry lab"
 fi
 
 # --- RESULTS.md --------------------------------------------------------------------------------

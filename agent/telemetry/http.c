@@ -140,14 +140,15 @@ static void families(FILE *f, const struct tel_series *s, const char *side)
 	tel_series_write(f, s, NAME("sluice_http_%s_streamed_responses_total"), "counter",
 			 HELP("HTTP %s responses sent in chunks (Transfer-Encoding: chunked)."),
 			 V(streams));
-	tel_series_write_hist(f, s, NAME("sluice_http_%s_time_to_first_chunk_seconds"),
-			      HELP("Chunked HTTP %s responses: the request's first byte to the "
-				   "first chunk's (time to first token)."),
-			      V(ttfc), b, SL_HTTP_BUCKETS - 1, V(ttfc_sum_ns), 1e-9);
-	tel_series_write_hist(f, s, NAME("sluice_http_%s_chunk_gap_seconds"),
-			      HELP("Chunked HTTP %s responses: time between consecutive chunks "
-				   "(inter-token latency)."),
-			      V(gap), g, SL_HTTP_BUCKETS - 1, V(gap_sum_ns), 1e-9);
+	/* only the series that streamed: most never do */
+	tel_series_write_hist_when(f, s, NAME("sluice_http_%s_time_to_first_chunk_seconds"),
+				   HELP("Chunked HTTP %s responses: the request's first byte to "
+					"the first chunk's (time to first token)."),
+				   V(ttfc), b, SL_HTTP_BUCKETS - 1, V(ttfc_sum_ns), 1e-9, V(streams));
+	tel_series_write_hist_when(f, s, NAME("sluice_http_%s_chunk_gap_seconds"),
+				   HELP("Chunked HTTP %s responses: time between consecutive chunks "
+					"(inter-token latency)."),
+				   V(gap), g, SL_HTTP_BUCKETS - 1, V(gap_sum_ns), 1e-9, V(gaps));
 #undef NAME
 #undef HELP
 }

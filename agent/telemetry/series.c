@@ -344,9 +344,9 @@ void tel_series_write(FILE *f, const struct tel_series *t, const char *name, con
 	}
 }
 
-void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name,
-			   const char *help, size_t idx, const double *bounds, size_t n_bounds,
-			   size_t sum_idx, double sum_scale)
+static void write_hist(FILE *f, const struct tel_series *t, const char *name, const char *help,
+		       size_t idx, const double *bounds, size_t n_bounds, size_t sum_idx,
+		       double sum_scale, long when_idx)
 {
 	char le[48];
 	uint64_t cum;
@@ -356,6 +356,8 @@ void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name
 	for (i = 0; i < t->n_out; i++) {
 		const uint64_t *v = t->out[i].vals;
 
+		if (when_idx >= 0 && !v[when_idx])
+			continue;
 		cum = 0;
 		for (b = 0; b <= n_bounds; b++) {
 			cum += v[idx + b];
@@ -374,4 +376,18 @@ void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name
 		braces(f, t->out[i].labels, NULL);
 		fprintf(f, " %llu\n", (unsigned long long)cum);
 	}
+}
+
+void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name,
+			   const char *help, size_t idx, const double *bounds, size_t n_bounds,
+			   size_t sum_idx, double sum_scale)
+{
+	write_hist(f, t, name, help, idx, bounds, n_bounds, sum_idx, sum_scale, -1);
+}
+
+void tel_series_write_hist_when(FILE *f, const struct tel_series *t, const char *name,
+				const char *help, size_t idx, const double *bounds, size_t n_bounds,
+				size_t sum_idx, double sum_scale, size_t when_idx)
+{
+	write_hist(f, t, name, help, idx, bounds, n_bounds, sum_idx, sum_scale, (long)when_idx);
 }

@@ -10,7 +10,8 @@ Each request: the head goes out at once, the first chunk FIRST_MS after the requ
 the socket (the kernel's receive timestamp, SO_TIMESTAMPNS: not when this process got around to
 reading it), then one chunk every GAP_MS, CHUNKS in all, then the last (empty) chunk. LOG gets
 one line per request: the milliseconds from that timestamp to sending each chunk.
-Keep-alive: the connection stays open for the next request.
+Any request for /status/NNN gets an empty response with status NNN instead (the benchmark
+makes many label sets with it). Keep-alive: the connection stays open for the next request.
 """
 import socket
 import struct
@@ -41,6 +42,11 @@ def serve(conn, log, first_ms, gap_ms, chunks):
                 buf += data
             head, buf = buf.split(b"\r\n\r\n", 1)
             t0 = t0 or time.time()
+            target = head.split(b" ", 2)[1] if head.count(b" ") >= 2 else b""
+            if target.startswith(b"/status/"):
+                code = int(target[8:11] or b"200")
+                conn.sendall(b"HTTP/1.1 %d X\r\nContent-Length: 0\r\n\r\n" % code)
+                continue
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\n")
             sent = []
