@@ -29,6 +29,7 @@
 #include "agent/sync/sync.h"
 #include "agent/telemetry/http.h"
 #include "agent/telemetry/l4.h"
+#include "agent/telemetry/otlp.h"
 #include "log.h"
 #include "manifest.h"
 #include "sl_abi.h"
@@ -56,7 +57,11 @@ struct agent {
 	struct flows *flows;	       /* policy flow events; NULL when the ring is unreadable */
 	struct tel_l4 *tel_l4;	       /* L4 telemetry export; NULL when switched off */
 	struct tel_http *tel_http;     /* HTTP telemetry export; NULL when switched off */
+	struct otlp *otlp;	       /* OTLP push; NULL without otlp_endpoint */
+	uint64_t start_unix_ns;	       /* when the agent started: the start of cumulative sums */
 };
+
+static char *otlp_build(void *ctx);
 
 #define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
 #define FLOWS_PER_CALL 1024 /* events one /v1/flows answer carries at most */
@@ -474,6 +479,12 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 		return -ENOMEM;
 	pthread_mutex_init(&a->lock, NULL);
 	a->cfg = *cfg;
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		a->start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	}
 	(void)log_level_parse(cfg->log_level, &lvl);
 	r = store_new(&a->store);
 	if (r < 0)
@@ -490,6 +501,13 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.http_policy = (int)cfg->http_policy;
 	lo.l4_telemetry = (int)cfg->l4_telemetry;
 	lo.http_telemetry = (int)cfg->http_telemetry;
+	if (cfg->otlp_endpoint[0] && strncmp(cfg->otlp_endpoint, "http://", 7) &&
+	    strncmp(cfg->otlp_endpoint, "https://", 8)) {
+		snprintf(err, errlen, "otlp_endpoint: want http://HOST:PORT or https://..., got \"%s\"",
+			 cfg->otlp_endpoint);
+		r = -EINVAL;
+		goto err_free;
+	}
 	{
 		unsigned int mask, lim = cfg->telemetry_series_limit ?: TEL_SERIES_DEFAULT;
 
@@ -512,6 +530,20 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 			 "err=\"%s\"", strerror(-r));
 	else if (loader_l7_reset_link(a->loader) >= 0)
 		flows_set_tick(a->flows, l7_reap, a);
+	if (cfg->otlp_endpoint[0]) {
+		struct otlp_cfg oc = { .endpoint = cfg->otlp_endpoint,
+				       .interval_ms = cfg->otlp_interval_ms,
+				       .timeout_ms = cfg->otlp_timeout_ms,
+				       .queue_max = cfg->otlp_queue };
+
+		r = otlp_new(&oc, otlp_build, a, &a->otlp);
+		if (r < 0) {
+			snprintf(err, errlen, "otlp: %s", strerror(-r));
+			goto err_free;
+		}
+		log_info("agent", "OTLP export on", "endpoint=%s interval_ms=%u", cfg->otlp_endpoint,
+			 cfg->otlp_interval_ms);
+	}
 	log_info("agent", "datapath loaded", "bpffs=%s links_updated=%d objects=%d endpoints=%zu",
 		 cfg->bpffs_root, loader_links_updated(a->loader),
 		 store_count(a->store, OBJ_POD) + store_count(a->store, OBJ_SERVICE),
@@ -527,6 +559,7 @@ void agent_free(struct agent *a)
 {
 	if (!a)
 		return;
+	otlp_free(a->otlp); /* first: its thread reads the rest */
 	flows_free(a->flows);
 	tel_l4_free(a->tel_l4);
 	tel_http_free(a->tel_http);
@@ -1087,6 +1120,73 @@ static void percpu_sum(int fd, __u32 key, void *out, size_t size)
 	free(v);
 }
 
+/* Reads the telemetry maps into the series tables. Caller holds the lock. */
+static int telemetry_collect(struct agent *a, const struct tel_names *n)
+{
+	int r = 0;
+
+	if (a->tel_l4)
+		r = tel_l4_collect(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), n);
+	if (r < 0)
+		log_warn("agent", "L4 telemetry not collected", "err=\"%s\"", strerror(-r));
+	if (r >= 0 && a->tel_http)
+		r = tel_http_collect(a->tel_http, loader_map_fd(a->loader, "sluice_http_stats"), n);
+	if (r < 0)
+		log_warn("agent", "telemetry not collected", "err=\"%s\"", strerror(-r));
+	return r;
+}
+
+/* The OTLP exporter's body: an ExportMetricsServiceRequest of the telemetry, or NULL. */
+static char *otlp_build(void *ctx)
+{
+	struct agent *a = ctx;
+	cJSON *req = cJSON_CreateObject(), *rm, *res, *attrs, *kv, *sm, *metrics;
+	struct tel_names n = { 0 };
+	struct timespec ts;
+	char host[256] = "", *body = NULL;
+	uint64_t now;
+	int r;
+
+	if (!req)
+		return NULL;
+	gethostname(host, sizeof(host) - 1);
+	rm = cJSON_AddArrayToObject(req, "resourceMetrics");
+	res = cJSON_CreateObject();
+	cJSON_AddItemToArray(rm, res);
+	attrs = cJSON_AddArrayToObject(cJSON_AddObjectToObject(res, "resource"), "attributes");
+	kv = cJSON_CreateObject();
+	cJSON_AddStringToObject(kv, "key", "service.name");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(kv, "value"), "stringValue", "sluice-agent");
+	cJSON_AddItemToArray(attrs, kv);
+	kv = cJSON_CreateObject();
+	cJSON_AddStringToObject(kv, "key", "host.name");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(kv, "value"), "stringValue", host);
+	cJSON_AddItemToArray(attrs, kv);
+	sm = cJSON_CreateObject();
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(res, "scopeMetrics"), sm);
+	kv = cJSON_AddObjectToObject(sm, "scope");
+	cJSON_AddStringToObject(kv, "name", "sluice");
+	cJSON_AddStringToObject(kv, "version", SLUICE_VERSION);
+	metrics = cJSON_AddArrayToObject(sm, "metrics");
+	pthread_mutex_lock(&a->lock);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	r = tel_names_build(a->store, &n);
+	if (r == 0)
+		r = telemetry_collect(a, &n);
+	if (r >= 0 && a->tel_l4)
+		r = tel_l4_otlp(a->tel_l4, metrics, a->start_unix_ns, now);
+	if (r >= 0 && a->tel_http)
+		r = tel_http_otlp(a->tel_http, metrics, a->start_unix_ns, now);
+	tel_names_free(&n);
+	store_trim(a->store);
+	pthread_mutex_unlock(&a->lock);
+	if (r >= 0 && metrics)
+		body = cJSON_PrintUnformatted(req);
+	cJSON_Delete(req);
+	return body;
+}
+
 /* The L4 and HTTP telemetry families, and how many series each group holds. */
 static void telemetry_write(struct agent *a, FILE *f)
 {
@@ -1100,17 +1200,13 @@ static void telemetry_write(struct agent *a, FILE *f)
 		log_warn("agent", "telemetry not exported", "err=\"%s\"", strerror(-r));
 		goto out;
 	}
-	if (a->tel_l4) {
-		r = tel_l4_write(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), &n, f);
-		if (r < 0)
-			log_warn("agent", "L4 telemetry not exported", "err=\"%s\"", strerror(-r));
-	}
-	if (a->tel_http) {
-		r = tel_http_write(a->tel_http, loader_map_fd(a->loader, "sluice_http_stats"), &n,
-				   f);
-		if (r < 0)
-			log_warn("agent", "HTTP telemetry not exported", "err=\"%s\"", strerror(-r));
-	}
+	r = telemetry_collect(a, &n);
+	if (r < 0)
+		goto out;
+	if (a->tel_l4)
+		tel_l4_prom(a->tel_l4, f);
+	if (a->tel_http)
+		tel_http_prom(a->tel_http, f);
 	fprintf(f, "# HELP sluice_telemetry_series Series of a metric group, and the label sets "
 		   "summed into its overflow series.\n# TYPE sluice_telemetry_series gauge\n");
 	if (a->tel_l4)
@@ -1212,6 +1308,23 @@ char *agent_metrics(struct agent *a)
 			ep->pod_ns, ep->pod_name, (unsigned long long)es.to_pod_bytes);
 	}
 	telemetry_write(a, f);
+	if (a->otlp) {
+		struct otlp_stats os;
+
+		otlp_stats_get(a->otlp, &os);
+		fprintf(f, "# HELP sluice_otlp_exports_total OTLP export bodies, by what became of them "
+			   "(failed counts tries).\n# TYPE sluice_otlp_exports_total counter\n"
+			   "sluice_otlp_exports_total{result=\"sent\"} %llu\n"
+			   "sluice_otlp_exports_total{result=\"failed\"} %llu\n"
+			   "sluice_otlp_exports_total{result=\"dropped\"} %llu\n"
+			   "# HELP sluice_otlp_queue_bodies OTLP export bodies waiting for the collector.\n"
+			   "# TYPE sluice_otlp_queue_bodies gauge\nsluice_otlp_queue_bodies %llu\n"
+			   "# HELP sluice_otlp_queue_bytes Bytes of the bodies waiting.\n"
+			   "# TYPE sluice_otlp_queue_bytes gauge\nsluice_otlp_queue_bytes %llu\n",
+			(unsigned long long)os.sent, (unsigned long long)os.failed,
+			(unsigned long long)os.dropped, (unsigned long long)os.queued,
+			(unsigned long long)os.queued_bytes);
+	}
 	pthread_mutex_unlock(&a->lock);
 	fclose(f);
 	return buf;

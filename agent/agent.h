@@ -28,6 +28,10 @@ struct agent_config {
 	unsigned int http_telemetry;	    /* 1: tc parses HTTP/1.x, /metrics exports */
 	unsigned int telemetry_series_limit; /* series per metric group; 0: TEL_SERIES_DEFAULT */
 	char telemetry_labels[512];	    /* label allow-list ("": the default, l4.h) */
+	char otlp_endpoint[256];	    /* OTLP/HTTP collector ("": no push) */
+	unsigned int otlp_interval_ms;
+	unsigned int otlp_timeout_ms;
+	unsigned int otlp_queue;	    /* bodies kept while the collector is slow or away */
 };
 
 struct agent;

@@ -114,6 +114,9 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("map_size_http_flows", sizes.http_flows, 16, 1u << 24),
 		N("map_size_http_stats", sizes.http_stats, 16, 1u << 24),
 		N("telemetry_series_limit", telemetry_series_limit, 1, 1000000),
+		N("otlp_interval_ms", otlp_interval_ms, 100, 3600000),
+		N("otlp_timeout_ms", otlp_timeout_ms, 100, 60000),
+		N("otlp_queue", otlp_queue, 1, 1024),
 		/* a table must be larger than a service's backends: the first prime above 1024 */
 		N("maglev_table_size", maglev_table_size, 1031, SL_MAGLEV_MAX),
 #undef N
@@ -162,6 +165,7 @@ static int config_load(const char *path, struct agent_config *cfg)
 		K("metrics_address", metrics_addr), K("state_file", state_file),
 		K("cgroup", cgroup), K("uplink", uplink), K("netns", netns),
 		K("log_level", log_level), K("telemetry_labels", telemetry_labels),
+		K("otlp_endpoint", otlp_endpoint),
 #undef K
 	};
 	char err[ERRLEN], *buf = NULL;
@@ -371,6 +375,9 @@ chk:
 	cfg.http_policy = 1;
 	cfg.l4_telemetry = 1;
 	cfg.http_telemetry = 1;
+	cfg.otlp_interval_ms = 10000;
+	cfg.otlp_timeout_ms = 2000;
+	cfg.otlp_queue = 8;
 	snprintf(cfg.state_file, sizeof(cfg.state_file), "/var/lib/sluice/state.json");
 	snprintf(cfg.log_level, sizeof(cfg.log_level), "info");
 	if (config && config_load(config, &cfg) < 0)

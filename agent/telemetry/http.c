@@ -110,55 +110,64 @@ static int stat_row(void *ctx, const void *key, const uint64_t *sum, bool *ret_d
 	return tel_series_add(k->role == SL_L4_SERVER ? w->t->srv : w->t->cli, labels, sum);
 }
 
-static void families(FILE *f, const struct tel_series *s, const char *side)
-{
-	static const __u32 bus[] = { SL_HTTP_BOUNDS_US }, gus[] = { SL_GAP_BOUNDS_US };
-	double b[SL_HTTP_BUCKETS - 1], g[SL_HTTP_BUCKETS - 1];
-	char name[96], help[256];
-	size_t i;
+static const __u32 http_bounds_us[] = { SL_HTTP_BOUNDS_US }, gap_bounds_us[] = { SL_GAP_BOUNDS_US };
+static double http_bounds_s[SL_HTTP_BUCKETS - 1], gap_bounds_s[SL_HTTP_BUCKETS - 1];
 
-	_Static_assert(sizeof(bus) / sizeof(bus[0]) == SL_HTTP_BUCKETS - 1, "HTTP bounds");
-	_Static_assert(sizeof(gus) / sizeof(gus[0]) == SL_HTTP_BUCKETS - 1, "gap bounds");
-	for (i = 0; i < SL_HTTP_BUCKETS - 1; i++) {
-		b[i] = bus[i] / 1e6;
-		g[i] = gus[i] / 1e6;
+#define FAMS 7
+#define HIST(p, o, h, f, sum, bounds, when)                                                     \
+	{ p, o, "s", h, TEL_HIST, V(f), V(sum), 1e-9, bounds, SL_HTTP_BUCKETS - 1, when }
+#define COUNTER(p, o, u, h, f) { p, o, u, h, TEL_COUNTER, V(f), 0, 0, NULL, 0, -1 }
+/* [0] the server side, [1] the client side */
+static const struct tel_family http_fams[2][FAMS] = {
+#define SIDE(s, S)                                                                                \
+	{                                                                                         \
+		HIST("http_" s "_request_duration_seconds", "http." s ".request.duration",           \
+		     "Duration of HTTP " S " requests: the request's first byte to the response's "  \
+		     "last, as the pod's veth saw them.",                                            \
+		     dur, dur_sum_ns, http_bounds_s, -1),                                            \
+		HIST("sluice_http_" s "_time_to_first_byte_seconds",                                 \
+		     "sluice.http." s ".time_to_first_byte",                                         \
+		     "HTTP " S " requests: the request's first byte to the response's first.", ttfb, \
+		     ttfb_sum_ns, http_bounds_s, -1),                                                \
+		COUNTER("sluice_http_" s "_request_bytes_total", "sluice.http." s ".request.size",   \
+			"By", "Bytes of HTTP " S " requests, head and body.", req_bytes),            \
+		COUNTER("sluice_http_" s "_response_bytes_total", "sluice.http." s ".response.size", \
+			"By", "Bytes of HTTP " S " responses, head and body.", resp_bytes),          \
+		COUNTER("sluice_http_" s "_streamed_responses_total",                                \
+			"sluice.http." s ".streamed_responses", "{response}",                       \
+			"HTTP " S " responses sent in chunks (Transfer-Encoding: chunked).", streams), \
+		HIST("sluice_http_" s "_time_to_first_chunk_seconds",                                \
+		     "sluice.http." s ".time_to_first_chunk",                                        \
+		     "Chunked HTTP " S " responses: the request's first byte to the first chunk's "  \
+		     "(time to first token).",                                                       \
+		     ttfc, ttfc_sum_ns, http_bounds_s, V(streams)),                                  \
+		HIST("sluice_http_" s "_chunk_gap_seconds", "sluice.http." s ".chunk_gap",           \
+		     "Chunked HTTP " S " responses: time between consecutive chunks (inter-token "   \
+		     "latency).",                                                                    \
+		     gap, gap_sum_ns, gap_bounds_s, V(gaps)),                                        \
 	}
-#define NAME(fmt) (snprintf(name, sizeof(name), fmt, side), name)
-#define HELP(fmt) (snprintf(help, sizeof(help), fmt, side), help)
-	tel_series_write_hist(f, s, NAME("http_%s_request_duration_seconds"),
-			      HELP("Duration of HTTP %s requests: the request's first byte to the "
-				   "response's last, as the pod's veth saw them."),
-			      V(dur), b, SL_HTTP_BUCKETS - 1, V(dur_sum_ns), 1e-9);
-	tel_series_write_hist(f, s, NAME("sluice_http_%s_time_to_first_byte_seconds"),
-			      HELP("HTTP %s requests: the request's first byte to the response's "
-				   "first."),
-			      V(ttfb), b, SL_HTTP_BUCKETS - 1, V(ttfb_sum_ns), 1e-9);
-	tel_series_write(f, s, NAME("sluice_http_%s_request_bytes_total"), "counter",
-			 HELP("Bytes of HTTP %s requests, head and body."), V(req_bytes));
-	tel_series_write(f, s, NAME("sluice_http_%s_response_bytes_total"), "counter",
-			 HELP("Bytes of HTTP %s responses, head and body."), V(resp_bytes));
-	tel_series_write(f, s, NAME("sluice_http_%s_streamed_responses_total"), "counter",
-			 HELP("HTTP %s responses sent in chunks (Transfer-Encoding: chunked)."),
-			 V(streams));
-	/* only the series that streamed: most never do */
-	tel_series_write_hist_when(f, s, NAME("sluice_http_%s_time_to_first_chunk_seconds"),
-				   HELP("Chunked HTTP %s responses: the request's first byte to "
-					"the first chunk's (time to first token)."),
-				   V(ttfc), b, SL_HTTP_BUCKETS - 1, V(ttfc_sum_ns), 1e-9, V(streams));
-	tel_series_write_hist_when(f, s, NAME("sluice_http_%s_chunk_gap_seconds"),
-				   HELP("Chunked HTTP %s responses: time between consecutive chunks "
-					"(inter-token latency)."),
-				   V(gap), g, SL_HTTP_BUCKETS - 1, V(gap_sum_ns), 1e-9, V(gaps));
-#undef NAME
-#undef HELP
-}
+	SIDE("server", "server"),
+	SIDE("client", "client"),
+#undef SIDE
+};
+#undef HIST
+#undef COUNTER
 
-int tel_http_write(struct tel_http *t, int stats_fd, const struct tel_names *n, FILE *f)
+int tel_http_collect(struct tel_http *t, int stats_fd, const struct tel_names *n)
 {
+	size_t i;
 	int r;
 
+	_Static_assert(sizeof(http_bounds_us) / sizeof(http_bounds_us[0]) == SL_HTTP_BUCKETS - 1,
+		       "HTTP bounds");
+	_Static_assert(sizeof(gap_bounds_us) / sizeof(gap_bounds_us[0]) == SL_HTTP_BUCKETS - 1,
+		       "gap bounds");
 	if (stats_fd < 0)
 		return stats_fd;
+	for (i = 0; i < SL_HTTP_BUCKETS - 1; i++) {
+		http_bounds_s[i] = http_bounds_us[i] / 1e6;
+		gap_bounds_s[i] = gap_bounds_us[i] / 1e6;
+	}
 	tel_series_begin(t->srv);
 	tel_series_begin(t->cli);
 	r = tel_map_walk(stats_fd, sizeof(struct sl_http_skey), N_VALS, stat_row,
@@ -167,11 +176,28 @@ int tel_http_write(struct tel_http *t, int stats_fd, const struct tel_names *n, 
 		r = tel_series_end(t->srv);
 	if (r == 0)
 		r = tel_series_end(t->cli);
-	if (r < 0)
-		return r;
-	families(f, t->srv, "server");
-	families(f, t->cli, "client");
-	return (int)(tel_series_count(t->srv) + tel_series_count(t->cli));
+	return r < 0 ? r : (int)(tel_series_count(t->srv) + tel_series_count(t->cli));
+}
+
+void tel_http_prom(const struct tel_http *t, FILE *f)
+{
+	size_t i, s;
+
+	for (s = 0; s < 2; s++)
+		for (i = 0; i < FAMS; i++)
+			tel_family_prom(f, s ? t->cli : t->srv, &http_fams[s][i]);
+}
+
+int tel_http_otlp(const struct tel_http *t, cJSON *metrics, uint64_t start_ns, uint64_t now_ns)
+{
+	size_t i, s;
+	int r = 0;
+
+	for (s = 0; s < 2; s++)
+		for (i = 0; i < FAMS && !r; i++)
+			r = tel_family_otlp(metrics, s ? t->cli : t->srv, &http_fams[s][i], start_ns,
+					    now_ns);
+	return r;
 }
 
 const struct tel_series *tel_http_series(const struct tel_http *t, bool server)

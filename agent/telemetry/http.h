@@ -10,6 +10,7 @@
 #define SL_AGENT_TEL_HTTP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 #include "agent/telemetry/names.h"
@@ -21,10 +22,12 @@ int tel_http_new(unsigned int label_mask, unsigned int series_limit, struct tel_
 	__attribute__((warn_unused_result));
 void tel_http_free(struct tel_http *t);
 
-/* As tel_l4_write, for the HTTP aggregates. */
-int tel_http_write(struct tel_http *t, int stats_fd, const struct tel_names *n, FILE *f);
+/* As tel_l4_collect and its writers, for the HTTP aggregates. */
+int tel_http_collect(struct tel_http *t, int stats_fd, const struct tel_names *n);
+void tel_http_prom(const struct tel_http *t, FILE *f);
+int tel_http_otlp(const struct tel_http *t, cJSON *metrics, uint64_t start_ns, uint64_t now_ns);
 
-/* The series table of the server or the client side, as of the last tel_http_write. */
+/* The series table of the server or the client side, as of the last tel_http_collect. */
 const struct tel_series *tel_http_series(const struct tel_http *t, bool server);
 
 /* Deletes the aggregates of a local address (textual), as when its pod goes. */

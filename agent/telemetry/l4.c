@@ -107,56 +107,75 @@ static int flow_row(void *ctx, const void *key, const uint64_t *sum, bool *ret_d
 
 #define V(f) (offsetof(struct sl_l4_val, f) / sizeof(__u64))
 
-int tel_l4_write(struct tel_l4 *t, int flow_fd, const struct tel_names *n, FILE *f)
+static const __u32 rtt_bounds_us[] = { SL_RTT_BOUNDS_US };
+static double rtt_bounds_s[SL_RTT_BUCKETS - 1];
+
+#define COUNTER(p, o, u, h, f) { p, o, u, h, TEL_COUNTER, V(f), 0, 0, NULL, 0, -1 }
+static const struct tel_family l4_fams[] = {
+	COUNTER("sluice_tcp_connections_opened_total", "sluice.tcp.connections.opened",
+		"{connection}", "TCP connections established, by the pod that opened or accepted them.",
+		opened),
+	COUNTER("sluice_tcp_connections_closed_total", "sluice.tcp.connections.closed",
+		"{connection}", "Established TCP connections that ended, however they ended.", closed),
+	COUNTER("sluice_tcp_connections_reset_total", "sluice.tcp.connections.reset",
+		"{connection}", "Established TCP connections that ended with a reset, sent or received.",
+		reset),
+	COUNTER("sluice_tcp_connections_refused_total", "sluice.tcp.connections.refused",
+		"{connection}", "TCP connects answered by a reset.", refused),
+	COUNTER("sluice_tcp_connections_failed_total", "sluice.tcp.connections.failed",
+		"{connection}", "TCP connects that never established otherwise (timeout, unreachable).",
+		failed),
+	COUNTER("sluice_tcp_sent_bytes_total", "sluice.tcp.sent", "By",
+		"Payload bytes the peer acknowledged, counted when a connection closes.", bytes_tx),
+	COUNTER("sluice_tcp_received_bytes_total", "sluice.tcp.received", "By",
+		"Payload bytes received, counted when a connection closes.", bytes_rx),
+	COUNTER("sluice_tcp_sent_segments_total", "sluice.tcp.sent.segments", "{segment}",
+		"TCP segments sent, retransmissions and pure ACKs included, at close.", segs_tx),
+	COUNTER("sluice_tcp_received_segments_total", "sluice.tcp.received.segments", "{segment}",
+		"TCP segments received, at close.", segs_rx),
+	COUNTER("sluice_tcp_retransmitted_segments_total", "sluice.tcp.retransmitted.segments",
+		"{segment}", "TCP segments retransmitted, at close.", retrans),
+	{ "sluice_tcp_rtt_seconds", "sluice.tcp.rtt", "s",
+	  "Smoothed round-trip time of TCP connections, one sample per closed connection.",
+	  TEL_HIST, V(rtt), V(rtt_sum_us), 1e-6, rtt_bounds_s, SL_RTT_BUCKETS - 1, -1 },
+};
+#undef COUNTER
+
+int tel_l4_collect(struct tel_l4 *t, int flow_fd, const struct tel_names *n)
 {
-	static const __u32 bounds_us[] = { SL_RTT_BOUNDS_US };
-	double bounds_s[SL_RTT_BUCKETS - 1];
 	size_t i;
 	int r;
 
-	_Static_assert(sizeof(bounds_us) / sizeof(bounds_us[0]) == SL_RTT_BUCKETS - 1,
+	_Static_assert(sizeof(rtt_bounds_us) / sizeof(rtt_bounds_us[0]) == SL_RTT_BUCKETS - 1,
 		       "one bound per bucket but the last");
 	if (flow_fd < 0)
 		return flow_fd;
 	for (i = 0; i < SL_RTT_BUCKETS - 1; i++)
-		bounds_s[i] = bounds_us[i] / 1e6;
+		rtt_bounds_s[i] = rtt_bounds_us[i] / 1e6;
 	tel_series_begin(t->series);
 	r = tel_map_walk(flow_fd, sizeof(struct sl_l4_key), N_VALS, flow_row,
 			 &(struct walk){ t, n });
 	if (r == 0)
 		r = tel_series_end(t->series);
-	if (r < 0)
-		return r;
-	tel_series_write(f, t->series, "sluice_tcp_connections_opened_total", "counter",
-			 "TCP connections established, by the pod that opened or accepted them.",
-			 V(opened));
-	tel_series_write(f, t->series, "sluice_tcp_connections_closed_total", "counter",
-			 "Established TCP connections that ended, however they ended.", V(closed));
-	tel_series_write(f, t->series, "sluice_tcp_connections_reset_total", "counter",
-			 "Established TCP connections that ended with a reset, sent or received.",
-			 V(reset));
-	tel_series_write(f, t->series, "sluice_tcp_connections_refused_total", "counter",
-			 "TCP connects answered by a reset.", V(refused));
-	tel_series_write(f, t->series, "sluice_tcp_connections_failed_total", "counter",
-			 "TCP connects that never established otherwise (timeout, unreachable).",
-			 V(failed));
-	tel_series_write(f, t->series, "sluice_tcp_sent_bytes_total", "counter",
-			 "Payload bytes the peer acknowledged, counted when a connection closes.",
-			 V(bytes_tx));
-	tel_series_write(f, t->series, "sluice_tcp_received_bytes_total", "counter",
-			 "Payload bytes received, counted when a connection closes.", V(bytes_rx));
-	tel_series_write(f, t->series, "sluice_tcp_sent_segments_total", "counter",
-			 "TCP segments sent, retransmissions and pure ACKs included, at close.",
-			 V(segs_tx));
-	tel_series_write(f, t->series, "sluice_tcp_received_segments_total", "counter",
-			 "TCP segments received, at close.", V(segs_rx));
-	tel_series_write(f, t->series, "sluice_tcp_retransmitted_segments_total", "counter",
-			 "TCP segments retransmitted, at close.", V(retrans));
-	tel_series_write_hist(f, t->series, "sluice_tcp_rtt_seconds",
-			      "Smoothed round-trip time of TCP connections, one sample per closed "
-			      "connection.",
-			      V(rtt), bounds_s, SL_RTT_BUCKETS - 1, V(rtt_sum_us), 1e-6);
-	return (int)tel_series_count(t->series);
+	return r < 0 ? r : (int)tel_series_count(t->series);
+}
+
+void tel_l4_prom(const struct tel_l4 *t, FILE *f)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(l4_fams) / sizeof(l4_fams[0]); i++)
+		tel_family_prom(f, t->series, &l4_fams[i]);
+}
+
+int tel_l4_otlp(const struct tel_l4 *t, cJSON *metrics, uint64_t start_ns, uint64_t now_ns)
+{
+	size_t i;
+	int r = 0;
+
+	for (i = 0; i < sizeof(l4_fams) / sizeof(l4_fams[0]) && !r; i++)
+		r = tel_family_otlp(metrics, t->series, &l4_fams[i], start_ns, now_ns);
+	return r;
 }
 
 const struct tel_series *tel_l4_series(const struct tel_l4 *t)

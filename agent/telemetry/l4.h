@@ -8,6 +8,7 @@
 #ifndef SL_AGENT_TEL_L4_H
 #define SL_AGENT_TEL_L4_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "agent/telemetry/names.h"
@@ -20,13 +21,15 @@ int tel_l4_new(unsigned int label_mask, unsigned int series_limit, struct tel_l4
 void tel_l4_free(struct tel_l4 *t);
 
 /*
- * Reads the flow map, deletes the entries of local addresses no registered pod has any more
- * (so their series go), and writes the L4 families with the names of n. Returns the number of
- * series written or -errno.
+ * Reads the flow map into the series table, deleting the entries of local addresses no
+ * registered pod has any more (so their series go), with the names of n. Returns the number
+ * of series or -errno. The writers then print what the last collect found.
  */
-int tel_l4_write(struct tel_l4 *t, int flow_fd, const struct tel_names *n, FILE *f);
+int tel_l4_collect(struct tel_l4 *t, int flow_fd, const struct tel_names *n);
+void tel_l4_prom(const struct tel_l4 *t, FILE *f);
+int tel_l4_otlp(const struct tel_l4 *t, cJSON *metrics, uint64_t start_ns, uint64_t now_ns);
 
-/* The series table, as of the last tel_l4_write. */
+/* The series table, as of the last tel_l4_collect. */
 const struct tel_series *tel_l4_series(const struct tel_l4 *t);
 
 /* Deletes the flow entries of a local address (textual), as when its pod goes. */

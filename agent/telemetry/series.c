@@ -391,3 +391,150 @@ void tel_series_write_hist_when(FILE *f, const struct tel_series *t, const char 
 {
 	write_hist(f, t, name, help, idx, bounds, n_bounds, sum_idx, sum_scale, (long)when_idx);
 }
+
+void tel_family_prom(FILE *f, const struct tel_series *t, const struct tel_family *fam)
+{
+	if (fam->kind == TEL_COUNTER)
+		tel_series_write(f, t, fam->prom, "counter", fam->help, fam->idx);
+	else
+		write_hist(f, t, fam->prom, fam->help, fam->idx, fam->bounds, fam->n_bounds,
+			   fam->sum_idx, fam->sum_scale, fam->when_idx);
+}
+
+/* Prometheus label names -> OpenTelemetry attribute names (and whether the value is an int) */
+static const struct {
+	const char *label, *attr;
+	bool integer;
+} attr_names[] = {
+	{ "k8s_namespace_name", "k8s.namespace.name", false },
+	{ "k8s_pod_name", "k8s.pod.name", false },
+	{ "role", "sluice.role", false },
+	{ "network_transport", "network.transport", false },
+	{ "server_port", "server.port", true },
+	{ "service_name", "k8s.service.name", false },
+	{ "service_namespace", "k8s.service.namespace", false },
+	{ "peer_k8s_namespace_name", "sluice.peer.k8s.namespace.name", false },
+	{ "peer_k8s_pod_name", "sluice.peer.k8s.pod.name", false },
+	{ "network_peer_address", "network.peer.address", false },
+	{ "http_request_method", "http.request.method", false },
+	{ "http_response_status_code", "http.response.status_code", true },
+	{ "error_type", "error.type", false },
+};
+
+/* The labels of a series (k="v",... as tel_label_append writes them) as OTLP attributes. */
+static cJSON *attrs_of(const char *labels)
+{
+	cJSON *a = cJSON_CreateArray(), *kv, *v;
+	char name[64], val[512];
+	const char *p = labels, *attr;
+	size_t n, i;
+	bool integer;
+
+	if (!a)
+		return NULL;
+	if (!strcmp(labels, TEL_OVERFLOW_LABELS)) {
+		kv = cJSON_CreateObject();
+		cJSON_AddStringToObject(kv, "key", "otel.metric.overflow");
+		cJSON_AddBoolToObject(cJSON_AddObjectToObject(kv, "value"), "boolValue", true);
+		cJSON_AddItemToArray(a, kv);
+		return a;
+	}
+	while (*p) {
+		for (n = 0; *p && *p != '=' && n < sizeof(name) - 1; p++)
+			name[n++] = *p;
+		name[n] = '\0';
+		if (*p++ != '=' || *p++ != '"')
+			break;
+		for (n = 0; *p && *p != '"' && n < sizeof(val) - 1; p++) {
+			if (*p == '\\' && p[1]) {
+				p++;
+				val[n++] = *p == 'n' ? '\n' : *p;
+			} else {
+				val[n++] = *p;
+			}
+		}
+		val[n] = '\0';
+		if (*p == '"')
+			p++;
+		if (*p == ',')
+			p++;
+		attr = name;
+		integer = false;
+		for (i = 0; i < sizeof(attr_names) / sizeof(attr_names[0]); i++)
+			if (!strcmp(name, attr_names[i].label)) {
+				attr = attr_names[i].attr;
+				integer = attr_names[i].integer;
+			}
+		kv = cJSON_CreateObject();
+		cJSON_AddStringToObject(kv, "key", attr);
+		v = cJSON_AddObjectToObject(kv, "value");
+		if (integer)
+			cJSON_AddStringToObject(v, "intValue", val); /* int64: a string in OTLP/JSON */
+		else
+			cJSON_AddStringToObject(v, "stringValue", val);
+		cJSON_AddItemToArray(a, kv);
+	}
+	return a;
+}
+
+static void add_u64(cJSON *o, const char *k, uint64_t v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	cJSON_AddStringToObject(o, k, buf);
+}
+
+int tel_family_otlp(cJSON *metrics, const struct tel_series *t, const struct tel_family *fam,
+		    uint64_t start_ns, uint64_t now_ns)
+{
+	cJSON *m, *body, *dps, *dp, *bc, *eb;
+	char buf[24];
+	uint64_t cnt;
+	size_t i, b;
+
+	m = cJSON_CreateObject();
+	if (!m)
+		return -ENOMEM;
+	cJSON_AddItemToArray(metrics, m);
+	cJSON_AddStringToObject(m, "name", fam->otel);
+	cJSON_AddStringToObject(m, "unit", fam->unit);
+	cJSON_AddStringToObject(m, "description", fam->help);
+	body = cJSON_AddObjectToObject(m, fam->kind == TEL_COUNTER ? "sum" : "histogram");
+	cJSON_AddNumberToObject(body, "aggregationTemporality", 2); /* cumulative */
+	if (fam->kind == TEL_COUNTER)
+		cJSON_AddBoolToObject(body, "isMonotonic", true);
+	dps = cJSON_AddArrayToObject(body, "dataPoints");
+	if (!dps)
+		return -ENOMEM;
+	for (i = 0; i < t->n_out; i++) {
+		const uint64_t *v = t->out[i].vals;
+
+		if (fam->when_idx >= 0 && !v[fam->when_idx])
+			continue;
+		dp = cJSON_CreateObject();
+		if (!dp)
+			return -ENOMEM;
+		cJSON_AddItemToArray(dps, dp);
+		cJSON_AddItemToObject(dp, "attributes", attrs_of(t->out[i].labels));
+		add_u64(dp, "startTimeUnixNano", start_ns);
+		add_u64(dp, "timeUnixNano", now_ns);
+		if (fam->kind == TEL_COUNTER) {
+			add_u64(dp, "asInt", v[fam->idx]);
+			continue;
+		}
+		bc = cJSON_AddArrayToObject(dp, "bucketCounts");
+		eb = cJSON_AddArrayToObject(dp, "explicitBounds");
+		cnt = 0;
+		for (b = 0; b <= fam->n_bounds; b++) {
+			snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v[fam->idx + b]);
+			cJSON_AddItemToArray(bc, cJSON_CreateString(buf));
+			cnt += v[fam->idx + b];
+			if (b < fam->n_bounds)
+				cJSON_AddItemToArray(eb, cJSON_CreateNumber(fam->bounds[b]));
+		}
+		add_u64(dp, "count", cnt);
+		cJSON_AddNumberToObject(dp, "sum", (double)v[fam->sum_idx] * fam->sum_scale);
+	}
+	return 0;
+}

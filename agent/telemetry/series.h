@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include <cjson/cJSON.h>
+
 #define TEL_OVERFLOW_LABELS "otel_metric_overflow=\"true\""
 
 /* --- the label allow-list ------------------------------------------------------------------ */
@@ -76,6 +78,39 @@ void tel_series_at(const struct tel_series *t, size_t i, const char **ret_labels
 		   const uint64_t **ret_vals);
 /* How many label sets went into the overflow in the last scrape (0: no overflow series). */
 size_t tel_series_overflowed(const struct tel_series *t);
+
+/*
+ * A metric family over a series table: written as Prometheus text (tel_family_prom) and as
+ * an OTLP/JSON metric (tel_family_otlp) from the same description, so both say the same.
+ */
+enum tel_kind {
+	TEL_COUNTER,
+	TEL_HIST,
+};
+
+struct tel_family {
+	const char *prom;	/* Prometheus name (a histogram's base name) */
+	const char *otel;	/* OpenTelemetry name */
+	const char *unit;	/* UCUM: "s", "By", "{connection}", ... */
+	const char *help;
+	enum tel_kind kind;
+	size_t idx;		/* a counter's value; a histogram's first bucket */
+	size_t sum_idx;		/* a histogram's sum */
+	double sum_scale;	/* seconds (or the unit) per unit of the sum */
+	const double *bounds;	/* a histogram's finite upper bounds */
+	size_t n_bounds;
+	long when_idx;		/* >= 0: leave out the series whose vals[when_idx] is 0 */
+};
+
+void tel_family_prom(FILE *f, const struct tel_series *t, const struct tel_family *fam);
+
+/*
+ * Appends the family to an OTLP metrics array as a cumulative Sum (monotonic) or Histogram,
+ * one data point per series, the labels as attributes under OpenTelemetry's names
+ * (k8s.pod.name, http.request.method, ...). Times in ns since the epoch. 0 or -ENOMEM.
+ */
+int tel_family_otlp(cJSON *metrics, const struct tel_series *t, const struct tel_family *fam,
+		    uint64_t start_ns, uint64_t now_ns);
 
 /* One sluice_telemetry_series line pair (series, overflowed) for a group; the family's HELP
  * and TYPE are the caller's. */

@@ -166,6 +166,66 @@ static void labels_parse__default_list_and_errors(void **state)
 	assert_non_null(strstr(err, "telemetry_labels: unknown label 'pod'"));
 }
 
+static void otlp__families_as_cumulative_sums_and_histograms(void **state)
+{
+	static const double bounds[] = { 0.001, 0.01 };
+	static const struct tel_family ctr = { "x_total", "sluice.x", "{x}", "X.", TEL_COUNTER, 0,
+					       0, 0, NULL, 0, -1 };
+	static const struct tel_family hist = { "y_seconds", "http.server.request.duration", "s",
+						"Y.", TEL_HIST, 1, 4, 1e-3, bounds, 2, -1 };
+	static const struct tel_family when = { "z_seconds", "sluice.z", "s", "Z.", TEL_HIST, 1,
+						4, 1e-3, bounds, 2, 0 };
+	uint64_t v[5] = { 7, 1, 2, 3, 1500 }, none[5] = { 0 };
+	const cJSON *m, *dp, *a;
+	struct tel_series *t;
+	cJSON *arr;
+	char *txt;
+
+	(void)state;
+	assert_int_equal(tel_series_new(5, 1, &t), 0);
+	tel_series_begin(t);
+	assert_int_equal(tel_series_add(t, "k8s_pod_name=\"web\",http_response_status_code=\"200\","
+					   "x_y=\"a\\\"b\"", v), 0);
+	assert_int_equal(tel_series_add(t, "k8s_pod_name=\"zzz\"", none), 0); /* sorts last: overflows */
+	assert_int_equal(tel_series_end(t), 0);
+	arr = cJSON_CreateArray();
+	assert_int_equal(tel_family_otlp(arr, t, &ctr, 10, 20), 0);
+	assert_int_equal(tel_family_otlp(arr, t, &hist, 10, 20), 0);
+	assert_int_equal(tel_family_otlp(arr, t, &when, 10, 20), 0);
+	m = cJSON_GetArrayItem(arr, 0);
+	assert_string_equal(cJSON_GetObjectItem(m, "name")->valuestring, "sluice.x");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "sum"), "isMonotonic")));
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "sum"), "aggregationTemporality")->valueint, 2);
+	dp = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "sum"), "dataPoints"), 0);
+	assert_string_equal(cJSON_GetObjectItem(dp, "asInt")->valuestring, "7");
+	assert_string_equal(cJSON_GetObjectItem(dp, "startTimeUnixNano")->valuestring, "10");
+	a = cJSON_GetObjectItem(dp, "attributes");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 0), "key")->valuestring, "k8s.pod.name");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 1), "value"), "intValue")->valuestring, "200");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(cJSON_GetArrayItem(a, 2), "value"), "stringValue")->valuestring, "a\"b");
+	/* the overflow series: one boolean attribute */
+	dp = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "sum"), "dataPoints"), 1);
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(dp, "attributes"), 0);
+	assert_string_equal(cJSON_GetObjectItem(a, "key")->valuestring, "otel.metric.overflow");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(a, "value"), "boolValue")));
+	/* histograms: buckets per bucket (not cumulative), the sum in seconds */
+	m = cJSON_GetArrayItem(arr, 1);
+	dp = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "histogram"), "dataPoints"), 0);
+	txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(dp, "bucketCounts"));
+	assert_string_equal(txt, "[\"1\",\"2\",\"3\"]");
+	free(txt);
+	txt = cJSON_PrintUnformatted(cJSON_GetObjectItem(dp, "explicitBounds"));
+	assert_string_equal(txt, "[0.001,0.01]");
+	free(txt);
+	assert_string_equal(cJSON_GetObjectItem(dp, "count")->valuestring, "6");
+	assert_true(cJSON_GetObjectItem(dp, "sum")->valuedouble == 1.5);
+	/* when_idx: only the series whose vals[0] is not 0 */
+	m = cJSON_GetArrayItem(arr, 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "histogram"), "dataPoints")), 1);
+	cJSON_Delete(arr);
+	tel_series_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -174,6 +234,7 @@ int main(void)
 		cmocka_unit_test(label_values__escaped_empty_left_out),
 		cmocka_unit_test(write__counters_and_cumulative_histogram),
 		cmocka_unit_test(labels_parse__default_list_and_errors),
+		cmocka_unit_test(otlp__families_as_cumulative_sums_and_histograms),
 	};
 
 	return cmocka_run_group_tests_name("telemetry", tests, NULL, NULL);
