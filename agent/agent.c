@@ -62,6 +62,7 @@ struct agent {
 };
 
 static char *otlp_build(void *ctx);
+static char *api_telemetry(struct agent *a, int *status);
 
 #define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
 #define FLOWS_PER_CALL 1024 /* events one /v1/flows answer carries at most */
@@ -1065,6 +1066,8 @@ char *agent_http(struct agent *a, const char *method, const char *url, const cha
 	a->api_requests++;
 	if (get && !strcmp(url, "/v1/status"))
 		resp = api_status(a, ret_status);
+	else if (get && !strcmp(url, "/v1/telemetry"))
+		resp = api_telemetry(a, ret_status);
 	else if (get && !strcmp(url, "/v1/flows"))
 		resp = api_flows(a, query, ret_status);
 	else if (get && !strcmp(url, "/healthz"))
@@ -1185,6 +1188,65 @@ static char *otlp_build(void *ctx)
 		body = cJSON_PrintUnformatted(req);
 	cJSON_Delete(req);
 	return body;
+}
+
+/*
+ * GET /v1/telemetry: the HTTP series as they are now (cumulative), for `sluice top`:
+ * {"time_ns", "bounds": [s...], "http": [{"side", "labels": {...}, "count", "errors",
+ * "duration_sum_s", "buckets": [...]}]}. A series counts as errors when its labels carry
+ * error_type (so not when the allow-list leaves error_type out). Caller holds the lock.
+ */
+static char *api_telemetry(struct agent *a, int *status)
+{
+	static const __u32 bus[] = { SL_HTTP_BOUNDS_US };
+	cJSON *o = cJSON_CreateObject(), *arr, *e, *b;
+	struct tel_names n;
+	struct timespec ts;
+	const uint64_t *v;
+	const char *labels;
+	size_t i, k;
+	int side, r;
+
+	if (!a->tel_http) {
+		cJSON_Delete(o);
+		return json_error(status, 409, "HTTP telemetry is off (http_telemetry: 0)");
+	}
+	r = tel_names_build(a->store, &n);
+	if (r == 0)
+		r = telemetry_collect(a, &n);
+	tel_names_free(&n);
+	store_trim(a->store);
+	if (r < 0) {
+		cJSON_Delete(o);
+		return json_error(status, 500, strerror(-r));
+	}
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	cJSON_AddNumberToObject(o, "time_ns", (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec);
+	b = cJSON_AddArrayToObject(o, "bounds");
+	for (k = 0; k < sizeof(bus) / sizeof(bus[0]); k++)
+		cJSON_AddItemToArray(b, cJSON_CreateNumber(bus[k] / 1e6));
+	arr = cJSON_AddArrayToObject(o, "http");
+	for (side = 0; side < 2; side++) {
+		const struct tel_series *t = tel_http_series(a->tel_http, side == 0);
+
+		for (i = 0; i < tel_series_count(t); i++) {
+			tel_series_at(t, i, &labels, &v);
+			e = cJSON_CreateObject();
+			cJSON_AddItemToArray(arr, e);
+			cJSON_AddStringToObject(e, "side", side == 0 ? "server" : "client");
+			cJSON_AddItemToObject(e, "labels", tel_labels_json(labels));
+			cJSON_AddNumberToObject(e, "count", (double)v[offsetof(struct sl_http_sval, count) / 8]);
+			cJSON_AddNumberToObject(e, "errors", strstr(labels, "error_type=\"") ?
+						(double)v[offsetof(struct sl_http_sval, count) / 8] : 0);
+			cJSON_AddNumberToObject(e, "duration_sum_s",
+						(double)v[offsetof(struct sl_http_sval, dur_sum_ns) / 8] / 1e9);
+			b = cJSON_AddArrayToObject(e, "buckets");
+			for (k = 0; k < SL_HTTP_BUCKETS; k++)
+				cJSON_AddItemToArray(b, cJSON_CreateNumber(
+					(double)v[offsetof(struct sl_http_sval, dur) / 8 + k]));
+		}
+	}
+	return json_take(o, status, 200);
 }
 
 /* The L4 and HTTP telemetry families, and how many series each group holds. */

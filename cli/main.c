@@ -15,6 +15,7 @@
 #include "apiclient.h"
 #include "cli/lab.h"
 #include "cli/observe.h"
+#include "cli/top.h"
 #include "cli/print.h"
 #include "log.h"
 #include "manifest.h"
@@ -60,6 +61,7 @@ static void usage_main(FILE *f)
 	    "  delete -f FILE|DIR|-   delete the objects named in manifests\n"
 	    "  get RESOURCE [NAME...] list pods, services, endpoints, policies or namespaces\n"
 	    "  observe                policy verdicts on new flows, live\n"
+	    "  top                    HTTP rate, errors and latency per Service, live\n"
 	    "  status                 the agent's programs, maps, objects and reconcile counters\n"
 	    "  version                client and agent versions\n"
 	    "  lab ...                the local lab (see 'sluice lab --help')\n"
@@ -814,6 +816,8 @@ static int cmd_help(int argc, char **argv)
 		usage_status(stdout);
 	else if (strcmp(cmd, "observe") == 0)
 		return observe_main(NULL, 2, (char *[]){ "observe", "--help", NULL });
+	else if (strcmp(cmd, "top") == 0)
+		return top_main(NULL, 2, (char *[]){ "top", "--help", NULL });
 	else if (strcmp(cmd, "version") == 0)
 		usage_version(stdout);
 	else {
@@ -875,6 +879,8 @@ int main(int argc, char **argv)
 		r = cmd_status(&cli, argc, argv);
 	} else if (strcmp(cmd, "observe") == 0) {
 		r = observe_main(cli.sock, argc, argv);
+	} else if (strcmp(cmd, "top") == 0) {
+		r = top_main(cli.sock, argc, argv);
 	} else if (strcmp(cmd, "version") == 0) {
 		r = cmd_version(&cli, argc, argv);
 	} else if (strcmp(cmd, "help") == 0) {

@@ -421,24 +421,15 @@ static const struct {
 	{ "error_type", "error.type", false },
 };
 
-/* The labels of a series (k="v",... as tel_label_append writes them) as OTLP attributes. */
-static cJSON *attrs_of(const char *labels)
+/* Calls fn for each name and value of a series' labels (k="v",... as tel_label_append writes
+ * them), values unescaped. */
+static void labels_each(const char *labels, void (*fn)(void *ctx, const char *k, const char *v),
+			void *ctx)
 {
-	cJSON *a = cJSON_CreateArray(), *kv, *v;
 	char name[64], val[512];
-	const char *p = labels, *attr;
-	size_t n, i;
-	bool integer;
+	const char *p = labels;
+	size_t n;
 
-	if (!a)
-		return NULL;
-	if (!strcmp(labels, TEL_OVERFLOW_LABELS)) {
-		kv = cJSON_CreateObject();
-		cJSON_AddStringToObject(kv, "key", "otel.metric.overflow");
-		cJSON_AddBoolToObject(cJSON_AddObjectToObject(kv, "value"), "boolValue", true);
-		cJSON_AddItemToArray(a, kv);
-		return a;
-	}
 	while (*p) {
 		for (n = 0; *p && *p != '=' && n < sizeof(name) - 1; p++)
 			name[n++] = *p;
@@ -458,22 +449,61 @@ static cJSON *attrs_of(const char *labels)
 			p++;
 		if (*p == ',')
 			p++;
-		attr = name;
-		integer = false;
-		for (i = 0; i < sizeof(attr_names) / sizeof(attr_names[0]); i++)
-			if (!strcmp(name, attr_names[i].label)) {
-				attr = attr_names[i].attr;
-				integer = attr_names[i].integer;
-			}
-		kv = cJSON_CreateObject();
-		cJSON_AddStringToObject(kv, "key", attr);
-		v = cJSON_AddObjectToObject(kv, "value");
-		if (integer)
-			cJSON_AddStringToObject(v, "intValue", val); /* int64: a string in OTLP/JSON */
-		else
-			cJSON_AddStringToObject(v, "stringValue", val);
-		cJSON_AddItemToArray(a, kv);
+		fn(ctx, name, val);
 	}
+}
+
+static void json_label(void *ctx, const char *k, const char *v)
+{
+	cJSON_AddStringToObject(ctx, k, v);
+}
+
+cJSON *tel_labels_json(const char *labels)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	if (o)
+		labels_each(labels, json_label, o);
+	return o;
+}
+
+static void otlp_attr(void *ctx, const char *name, const char *val)
+{
+	const char *attr = name;
+	bool integer = false;
+	cJSON *kv, *v;
+	size_t i;
+
+	for (i = 0; i < sizeof(attr_names) / sizeof(attr_names[0]); i++)
+		if (!strcmp(name, attr_names[i].label)) {
+			attr = attr_names[i].attr;
+			integer = attr_names[i].integer;
+		}
+	kv = cJSON_CreateObject();
+	cJSON_AddStringToObject(kv, "key", attr);
+	v = cJSON_AddObjectToObject(kv, "value");
+	if (integer)
+		cJSON_AddStringToObject(v, "intValue", val); /* int64: a string in OTLP/JSON */
+	else
+		cJSON_AddStringToObject(v, "stringValue", val);
+	cJSON_AddItemToArray(ctx, kv);
+}
+
+/* The labels of a series as OTLP attributes. */
+static cJSON *attrs_of(const char *labels)
+{
+	cJSON *a = cJSON_CreateArray(), *kv;
+
+	if (!a)
+		return NULL;
+	if (!strcmp(labels, TEL_OVERFLOW_LABELS)) {
+		kv = cJSON_CreateObject();
+		cJSON_AddStringToObject(kv, "key", "otel.metric.overflow");
+		cJSON_AddBoolToObject(cJSON_AddObjectToObject(kv, "value"), "boolValue", true);
+		cJSON_AddItemToArray(a, kv);
+		return a;
+	}
+	labels_each(labels, otlp_attr, a);
 	return a;
 }
 

@@ -112,6 +112,10 @@ void tel_family_prom(FILE *f, const struct tel_series *t, const struct tel_famil
 int tel_family_otlp(cJSON *metrics, const struct tel_series *t, const struct tel_family *fam,
 		    uint64_t start_ns, uint64_t now_ns);
 
+/* The labels of a series as a JSON object {"name": "value", ...} (the overflow series:
+ * {"otel_metric_overflow": "true"}). */
+cJSON *tel_labels_json(const char *labels);
+
 /* One sluice_telemetry_series line pair (series, overflowed) for a group; the family's HELP
  * and TYPE are the caller's. */
 void tel_series_gauge(FILE *f, const char *group, const struct tel_series *t);

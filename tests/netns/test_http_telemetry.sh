@@ -13,7 +13,8 @@
 #   - chunked responses are counted as streamed; for the streams, the mean time to first chunk
 #     and the mean gap between chunks are within 1 ms of the server's own log of when it sent
 #     them, and the mean request duration within 1 ms of curl's;
-#   - /metrics passes promtool, and a real Prometheus answers the request count.
+#   - /metrics passes promtool, and a real Prometheus answers the request count;
+#   - `sluice top` shows Service web with a rate and the share of its 503s.
 . "$(dirname "$0")/lib.sh"
 [ -n "${SL_TRACE:-}" ] && set -x
 
@@ -203,4 +204,19 @@ promq() {
 }
 wait_for 30 sh -c "[ \"\$(curl -sf -m 2 --data-urlencode 'query=$q' http://127.0.0.1:9090/api/v1/query | jq -r '.data.result[0].value[1] // empty')\" = $total ]" ||
 	fail "Prometheus: $q = \"$(promq)\", want $total ($(tail -n3 "$TMP/prom.log"))"
+# --- sluice top: rate, errors and latency per Service over an interval -------------------------
+( end=$(($(date +%s) + 4)); while [ "$(date +%s)" -lt "$end" ]; do
+	in_pod client curl -s "http://$VIP/fixed" "http://$VIP/fail" "http://$VIP/fixed" "http://$VIP/fail" >/dev/null
+done ) &
+gen=$!
+sleep 0.5
+"$SLUICE" top --interval 2 --iterations 1 >"$TMP/top.txt" 2>&1 || fail "sluice top: $(cat "$TMP/top.txt")"
+"$SLUICE" top --client --interval 1 --iterations 1 >"$TMP/top-client.txt" 2>&1 || fail "sluice top --client: $(cat "$TMP/top-client.txt")"
+wait $gen || true
+row=$(awk '$1 == "default/web"' "$TMP/top.txt")
+[ -n "$row" ] || fail "no default/web row in sluice top: $(cat "$TMP/top.txt")"
+awk '{ rps = $2; err = $3; sub(/%/, "", err); exit !(rps > 0 && err >= 40 && err <= 60) }' <<<"$row" ||
+	fail "sluice top: want a rate and about half errors (503s) for default/web: $row"
+awk '$1 == "default/web" { found = 1 } END { exit !found }' "$TMP/top-client.txt" ||
+	fail "no default/web row in sluice top --client: $(cat "$TMP/top-client.txt")"
 echo "ok"
