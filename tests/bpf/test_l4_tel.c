@@ -40,7 +40,6 @@
 
 #define PORT	    8090
 #define CLOSED_PORT 8091 /* nothing listens here */
-#define CG_ROOT	    "/sys/fs/cgroup/unified"
 #define WAIT_MS	    3000 /* for a close to reach the map: loopback takes µs, a retransmit 200 ms */
 #define N_U64	    (sizeof(struct sl_l4_val) / sizeof(uint64_t))
 
@@ -51,38 +50,7 @@ struct fix {
 	int lfd, lfd6;
 };
 
-static char cg_path[128];
-static char cg_parent_procs[160];
 static bool telemetry_off; /* the next setup loads with SL_CFG_F_L4_TELEMETRY clear */
-
-static int cg_enter(void)
-{
-	char procs[192];
-	FILE *f;
-
-	snprintf(cg_path, sizeof(cg_path), CG_ROOT "/sluice-test-l4-%d", (int)getpid());
-	snprintf(cg_parent_procs, sizeof(cg_parent_procs), CG_ROOT "/cgroup.procs");
-	if (mkdir(cg_path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_path);
-	f = fopen(procs, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f) ? -errno : 0;
-}
-
-static void cg_leave(void)
-{
-	FILE *f = fopen(cg_parent_procs, "w");
-
-	if (f) {
-		fprintf(f, "%d\n", (int)getpid());
-		fclose(f);
-	}
-	if (cg_path[0])
-		rmdir(cg_path);
-}
 
 static int listen_on(int family, uint16_t port)
 {
@@ -121,7 +89,7 @@ static int setup(void **state)
 	if (tr_pins_clear(f->so->obj) < 0 || sockops__load(f->so) < 0)
 		return -1;
 	f->flow_fd = bpf_map__fd(f->so->maps.sluice_l4_flow);
-	cg = open(cg_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cg = open(tr_cg_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0)
 		return -1;
 	f->link = bpf_program__attach_cgroup(f->so->progs.sluice_sockops, cg);
@@ -533,15 +501,15 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	err = cg_enter();
+	err = tr_cg_enter("l4");
 	if (err < 0) {
-		printf("test_l4_tel: skipped: cannot make a cgroup under " CG_ROOT ": %s\n",
+		printf("test_l4_tel: skipped: cannot make a cgroup under " TR_CG_ROOT ": %s\n",
 		       strerror(-err));
-		cg_leave();
+		tr_cg_leave();
 		return 77;
 	}
 	libbpf_set_print(tr_libbpf_quiet);
 	err = cmocka_run_group_tests_name("l4_tel", tests, NULL, NULL);
-	cg_leave();
+	tr_cg_leave();
 	return err;
 }

@@ -46,7 +46,6 @@
 #define PORT	    8080
 #define OPEN_PORT   8081 /* a port with no HTTP rules */
 #define SET	    7
-#define CG_ROOT	    "/sys/fs/cgroup/unified"
 #define QUIET_MS    60 /* how long "nothing (more) arrives" is waited for: loopback takes µs */
 #define MORE_MS	    10 /* after the bytes wanted, how long excess is waited for */
 #define MAX_EV	    32
@@ -62,40 +61,9 @@ struct fix {
 	size_t n_ev;
 };
 
-static char cg_path[128];
 static unsigned int socks_max; /* sluice_l7_socks' size for the next setup; 0: the default */
-static char cg_parent_procs[160];
 
-/* --- the cgroup and the listener ------------------------------------------------------------ */
-
-static int cg_enter(void)
-{
-	char procs[192];
-	FILE *f;
-
-	snprintf(cg_path, sizeof(cg_path), CG_ROOT "/sluice-test-l7-%d", (int)getpid());
-	snprintf(cg_parent_procs, sizeof(cg_parent_procs), CG_ROOT "/cgroup.procs");
-	if (mkdir(cg_path, 0755) < 0 && errno != EEXIST)
-		return -errno;
-	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_path);
-	f = fopen(procs, "w");
-	if (!f)
-		return -errno;
-	fprintf(f, "%d\n", (int)getpid());
-	return fclose(f) ? -errno : 0;
-}
-
-static void cg_leave(void)
-{
-	FILE *f = fopen(cg_parent_procs, "w");
-
-	if (f) {
-		fprintf(f, "%d\n", (int)getpid());
-		fclose(f);
-	}
-	if (cg_path[0])
-		rmdir(cg_path);
-}
+/* --- the listener ------------------------------------------------------------ */
 
 static int listen_on(uint16_t port)
 {
@@ -155,7 +123,7 @@ static int setup(void **state)
 	    bpf_prog_attach(bpf_program__fd(f->l7->progs.sluice_l7_verdict),
 			    bpf_map__fd(f->l7->maps.sluice_l7_socks), BPF_SK_SKB_STREAM_VERDICT, 0))
 		return -1;
-	cg = open(cg_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	cg = open(tr_cg_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0)
 		return -1;
 	f->link = bpf_program__attach_cgroup(f->so->progs.sluice_sockops, cg);
@@ -766,15 +734,15 @@ int main(void)
 		       strerror(-err));
 		return 77;
 	}
-	err = cg_enter();
+	err = tr_cg_enter("l7");
 	if (err < 0) {
-		printf("test_l7_http: skipped: cannot make a cgroup under " CG_ROOT ": %s\n",
+		printf("test_l7_http: skipped: cannot make a cgroup under " TR_CG_ROOT ": %s\n",
 		       strerror(-err));
-		cg_leave();
+		tr_cg_leave();
 		return 77;
 	}
 	libbpf_set_print(tr_libbpf_quiet);
 	err = cmocka_run_group_tests_name("l7_http", tests, NULL, NULL);
-	cg_leave();
+	tr_cg_leave();
 	return err;
 }

@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -33,6 +35,41 @@ int tr_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 unsigned int tr_ns_per_jiffy(void)
 {
 	return kclock_ns_per_jiffy(kclock_hz());
+}
+
+static char cg_path[128];
+
+int tr_cg_enter(const char *name)
+{
+	char procs[192];
+	FILE *f;
+
+	snprintf(cg_path, sizeof(cg_path), TR_CG_ROOT "/sluice-test-%s-%d", name, (int)getpid());
+	if (mkdir(cg_path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(procs, sizeof(procs), "%s/cgroup.procs", cg_path);
+	f = fopen(procs, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%d\n", (int)getpid());
+	return fclose(f) ? -errno : 0;
+}
+
+void tr_cg_leave(void)
+{
+	FILE *f = fopen(TR_CG_ROOT "/cgroup.procs", "w");
+
+	if (f) {
+		fprintf(f, "%d\n", (int)getpid());
+		fclose(f);
+	}
+	if (cg_path[0])
+		rmdir(cg_path);
+}
+
+const char *tr_cg_path(void)
+{
+	return cg_path;
 }
 
 int tr_pins_clear(struct bpf_object *obj)

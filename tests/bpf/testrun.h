@@ -38,6 +38,16 @@ struct tr_stat_want {
 int tr_libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap);
 
 /*
+ * Moves the calling process into a cgroup of its own, CG_ROOT/sluice-test-NAME-PID (never the
+ * root cgroup), for tests that attach cgroup programs; tr_cg_path() is its path. tr_cg_leave
+ * moves it back to CG_ROOT and removes the cgroup. Returns 0 or a negative errno.
+ */
+#define TR_CG_ROOT "/sys/fs/cgroup/unified"
+int tr_cg_enter(const char *name);
+void tr_cg_leave(void);
+const char *tr_cg_path(void);
+
+/*
  * Clears every map's pin path before load. The objects' maps are LIBBPF_PIN_BY_NAME, which
  * libbpf turns into pins under /sys/fs/bpf even without a pin_root_path (see test_tc.c); with
  * no pin path, load creates private, unpinned maps. Returns 0 or a negative errno.

@@ -110,3 +110,54 @@ metric_sum() {
 		}
 		END { printf "%.15g\n", s + 0 }' "$file"
 }
+
+# nginx_conf HTTP_DIRECTIVES SERVER_DIRECTIVES: an nginx.conf for a lab pod on stdout (one
+# worker, no daemon, temp paths under the pod's $TMPDIR prefix, listening on 8080).
+nginx_conf() {
+	cat <<NGINX
+daemon off;
+worker_processes 1;
+pid nginx.pid;
+error_log stderr warn;
+events { worker_connections 1024; }
+http {
+	client_body_temp_path body;
+	proxy_temp_path proxy;
+	fastcgi_temp_path fastcgi;
+	uwsgi_temp_path uwsgi;
+	scgi_temp_path scgi;
+	default_type text/plain;
+	$1
+	server {
+		listen 8080;
+		$2
+	}
+}
+NGINX
+}
+
+# prom_start: a real Prometheus server scraping the lab agent's /metrics (127.0.0.1:9464)
+# every second, on 127.0.0.1:9090 of this test's namespace; stopped at exit.
+prom_start() {
+	printf 'global: {scrape_interval: 1s}\nscrape_configs:\n- job_name: sluice\n  static_configs: [{targets: ["127.0.0.1:9464"]}]\n' \
+		>"$TMP/prom.yml"
+	prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" \
+		--web.listen-address=127.0.0.1:9090 >"$TMP/prom.log" 2>&1 &
+	on_cleanup "kill $! 2>/dev/null; wait $! 2>/dev/null"
+}
+
+# prom_query QUERY: the first result's value of a PromQL instant query, or nothing.
+prom_query() {
+	curl -sf -m 2 --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query |
+		jq -r '.data.result[0].value[1] // empty'
+}
+
+# prom_wait QUERY VALUE SECONDS: waits until the query answers VALUE; fails saying what it said.
+prom_wait() {
+	local i
+	for ((i = 0; i < $3 * 2; i++)); do
+		[ "$(prom_query "$1")" = "$2" ] && return 0
+		sleep 0.5
+	done
+	fail "Prometheus: $1 = \"$(prom_query "$1")\", want $2 ($(tail -n3 "$TMP/prom.log"))"
+}

@@ -31,34 +31,12 @@ CHUNKS=5
 mkdir -p "$TMP/www/files"
 for ((i = 0; i < 400; i++)); do echo "line $i of a text file that compresses well"; done >"$TMP/www/files/big.txt"
 chmod -R o+rX "$TMP" # nginx's workers run as nobody
-cat >"$TMP/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-	log_format req '\$request_method \$status';
-	access_log $TMP/access.log req;
-	client_body_temp_path body;
-	proxy_temp_path proxy;
-	fastcgi_temp_path fastcgi;
-	uwsgi_temp_path uwsgi;
-	scgi_temp_path scgi;
-	keepalive_requests 100000;
-	gzip on;
-	gzip_types text/plain;
-	gzip_min_length 1;
-	server {
-		listen 8080;
-		default_type text/plain;
-		location = /fixed { return 200 "hello\n"; }
+nginx_conf "log_format req '\$request_method \$status'; access_log $TMP/access.log req;
+	keepalive_requests 100000; gzip on; gzip_types text/plain; gzip_min_length 1;" \
+	"location = /fixed { return 200 \"hello\\n\"; }
 		location = /missing { return 404; }
 		location = /fail { return 503; }
-		location /files/ { root $TMP/www; }
-	}
-}
-EOF
+		location /files/ { root $TMP/www; }" >"$TMP/nginx.conf"
 : >"$TMP/access.log"
 : >"$TMP/stream.log"
 cat >"$TMP/lab.yaml" <<EOF
@@ -188,22 +166,9 @@ within_1ms "mean request duration (client side vs curl)" "$(mean "$(msum http_cl
 # --- exposition and Prometheus ------------------------------------------------------------------
 promtool check metrics <"$TMP/metrics" >"$TMP/promtool.out" 2>&1 ||
 	fail "promtool check metrics: $(head -n5 "$TMP/promtool.out")"
-cat >"$TMP/prom.yml" <<EOF
-global: {scrape_interval: 1s}
-scrape_configs:
-- job_name: sluice
-  static_configs: [{targets: ["127.0.0.1:9464"]}]
-EOF
-prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address=127.0.0.1:9090 >"$TMP/prom.log" 2>&1 &
-on_cleanup "kill $! 2>/dev/null; wait $! 2>/dev/null"
-q='sum(http_server_request_duration_seconds_count{k8s_pod_name="web"})'
-promq() {
-	curl -sf -m 2 --data-urlencode "query=$q" http://127.0.0.1:9090/api/v1/query |
-		jq -r '.data.result[0].value[1] // empty'
-}
-wait_for 30 sh -c "[ \"\$(curl -sf -m 2 --data-urlencode 'query=$q' http://127.0.0.1:9090/api/v1/query | jq -r '.data.result[0].value[1] // empty')\" = $total ]" ||
-	fail "Prometheus: $q = \"$(promq)\", want $total ($(tail -n3 "$TMP/prom.log"))"
+prom_start
+prom_wait 'sum(http_server_request_duration_seconds_count{k8s_pod_name="web"})' "$total" 30
+
 # --- sluice top: rate, errors and latency per Service over an interval -------------------------
 ( end=$(($(date +%s) + 4)); while [ "$(date +%s)" -lt "$end" ]; do
 	in_pod client curl -s "http://$VIP/fixed" "http://$VIP/fail" "http://$VIP/fixed" "http://$VIP/fail" >/dev/null

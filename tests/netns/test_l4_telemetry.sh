@@ -25,29 +25,8 @@ N_SVC=20
 N_DIRECT=5
 
 for p in web1 web2; do
-	cat >"$TMP/nginx-$p.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-	log_format len '\$request_length \$bytes_sent';
-	access_log $TMP/access-$p.log len;
-	client_body_temp_path body;
-	proxy_temp_path proxy;
-	fastcgi_temp_path fastcgi;
-	uwsgi_temp_path uwsgi;
-	scgi_temp_path scgi;
-	server {
-		listen 8080;
-		location / {
-			default_type text/plain;
-			return 200 "$p \$request_method \$uri\n";
-		}
-	}
-}
-EOF
+	nginx_conf "log_format len '\$request_length \$bytes_sent'; access_log $TMP/access-$p.log len;" \
+		"location / { return 200 \"$p \$request_method \$uri\\n\"; }" >"$TMP/nginx-$p.conf"
 	: >"$TMP/access-$p.log"
 done
 cat >"$TMP/lab.yaml" <<EOF
@@ -147,22 +126,8 @@ want "web1 sent = its bytes_sent" "$(msum sluice_tcp_sent_bytes_total k8s_pod_na
 # --- the exposition format, and a real Prometheus ----------------------------------------------
 promtool check metrics <"$TMP/metrics" >"$TMP/promtool.out" 2>&1 ||
 	fail "promtool check metrics: $(head -n5 "$TMP/promtool.out")"
-cat >"$TMP/prom.yml" <<EOF
-global: {scrape_interval: 1s}
-scrape_configs:
-- job_name: sluice
-  static_configs: [{targets: ["127.0.0.1:9464"]}]
-EOF
-prometheus --config.file="$TMP/prom.yml" --storage.tsdb.path="$TMP/prom" \
-	--web.listen-address=127.0.0.1:9090 >"$TMP/prom.log" 2>&1 &
-on_cleanup "kill $! 2>/dev/null; wait $! 2>/dev/null"
-promq() {
-	curl -sf -m 2 --data-urlencode "query=$1" http://127.0.0.1:9090/api/v1/query |
-		jq -r '.data.result[0].value[1] // empty'
-}
-q='sum(sluice_tcp_connections_opened_total{k8s_pod_name="client",role="client",service_name="web"})'
-wait_for 30 sh -c "[ \"\$(curl -sf -m 2 --data-urlencode 'query=$q' http://127.0.0.1:9090/api/v1/query | jq -r '.data.result[0].value[1] // empty')\" = $N_SVC ]" ||
-	fail "Prometheus: $q = \"$(promq "$q")\", want $N_SVC ($(tail -n3 "$TMP/prom.log"))"
+prom_start
+prom_wait 'sum(sluice_tcp_connections_opened_total{k8s_pod_name="client",role="client",service_name="web"})' $N_SVC 30
 
 # --- a released endpoint takes its series with it ----------------------------------------------
 total_before=$(msum sluice_tcp_connections_opened_total)

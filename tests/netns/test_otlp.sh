@@ -21,22 +21,7 @@ QUEUE=3
 RECV="$TOP/tests/tools/otlp_receiver.py"
 QUERY="$TOP/tests/tools/otlp_query.py"
 
-cat >"$TMP/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-pid nginx.pid;
-error_log stderr warn;
-events { worker_connections 256; }
-http {
-	access_log off;
-	client_body_temp_path body;
-	proxy_temp_path proxy;
-	fastcgi_temp_path fastcgi;
-	uwsgi_temp_path uwsgi;
-	scgi_temp_path scgi;
-	server { listen 8080; location / { default_type text/plain; return 200 "hi\n"; } }
-}
-EOF
+nginx_conf "access_log off;" "location / { return 200 \"hi\\n\"; }" >"$TMP/nginx.conf"
 cat >"$TMP/lab.yaml" <<EOF
 apiVersion: v1
 kind: Service
