@@ -803,21 +803,27 @@ struct ht_tcp {
 static __always_inline int ht_tcp_read(struct __sk_buff *skb, const struct pkt *p,
 				       struct ht_tcp *t)
 {
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	const __u8 *dth = data + (p->l4_off & 0xff), *dip = data + (p->l3_off & 0xff);
 	__u8 th[14];
 	__u16 iplen;
 	__u32 l4len;
 
-	if (bpf_skb_load_bytes(skb, p->l4_off, th, sizeof(th)) < 0)
+	/* pkt_parse read these headers in the linear part: read them there again (the NAT's
+	 * helpers may have moved it, so the pointers are taken afresh); copy if not */
+	if ((void *)(dth + sizeof(th)) <= end && (void *)(dip + 6) <= end) {
+		__builtin_memcpy(th, dth, sizeof(th));
+		iplen = p->family == SL_AF_INET ? ((__u16)dip[3] << 8 | dip[2])
+						: ((__u16)dip[5] << 8 | dip[4]);
+	} else if (bpf_skb_load_bytes(skb, p->l4_off, th, sizeof(th)) < 0 ||
+		   bpf_skb_load_bytes(skb, p->l3_off + (p->family == SL_AF_INET ? 2 : 4), &iplen,
+				      2) < 0) {
 		return -1;
-	if (p->family == SL_AF_INET) {
-		if (bpf_skb_load_bytes(skb, p->l3_off + 2, &iplen, 2) < 0)
-			return -1;
-		l4len = bpf_ntohs(iplen) - (p->l4_off - p->l3_off);
-	} else {
-		if (bpf_skb_load_bytes(skb, p->l3_off + 4, &iplen, 2) < 0)
-			return -1;
-		l4len = bpf_ntohs(iplen);
 	}
+	if (p->family == SL_AF_INET)
+		l4len = bpf_ntohs(iplen) - (p->l4_off - p->l3_off);
+	else
+		l4len = bpf_ntohs(iplen);
 	t->seq = ((__u32)th[4] << 24) | ((__u32)th[5] << 16) | ((__u32)th[6] << 8) | th[7];
 	t->flags = th[13];
 	if ((th[12] >> 4) * 4u > l4len)
