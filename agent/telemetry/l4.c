@@ -6,8 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <bpf/bpf.h>
-#include <bpf/libbpf.h>
 #include <cjson/cJSON.h>
 
 #include "agent/telemetry/l4.h"

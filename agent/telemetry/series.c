@@ -385,13 +385,6 @@ void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name
 	write_hist(f, t, name, help, idx, bounds, n_bounds, sum_idx, sum_scale, -1);
 }
 
-void tel_series_write_hist_when(FILE *f, const struct tel_series *t, const char *name,
-				const char *help, size_t idx, const double *bounds, size_t n_bounds,
-				size_t sum_idx, double sum_scale, size_t when_idx)
-{
-	write_hist(f, t, name, help, idx, bounds, n_bounds, sum_idx, sum_scale, (long)when_idx);
-}
-
 void tel_family_prom(FILE *f, const struct tel_series *t, const struct tel_family *fam)
 {
 	if (fam->kind == TEL_COUNTER)

@@ -135,10 +135,5 @@ void tel_series_write(FILE *f, const struct tel_series *t, const char *name, con
 void tel_series_write_hist(FILE *f, const struct tel_series *t, const char *name,
 			   const char *help, size_t idx, const double *bounds, size_t n_bounds,
 			   size_t sum_idx, double sum_scale);
-/* As tel_series_write_hist, leaving out the series whose vals[when_idx] is 0 (a histogram
- * most series never feed, such as the streamed responses': 17 lines less for each). */
-void tel_series_write_hist_when(FILE *f, const struct tel_series *t, const char *name,
-				const char *help, size_t idx, const double *bounds, size_t n_bounds,
-				size_t sum_idx, double sum_scale, size_t when_idx);
 
 #endif
