@@ -30,6 +30,8 @@
 #include "agent/telemetry/http.h"
 #include "agent/telemetry/l4.h"
 #include "agent/telemetry/otlp.h"
+#include "agent/telemetry/reqev.h"
+#include "agent/telemetry/spans.h"
 #include "log.h"
 #include "manifest.h"
 #include "sl_abi.h"
@@ -58,10 +60,12 @@ struct agent {
 	struct tel_l4 *tel_l4;	       /* L4 telemetry export; NULL when switched off */
 	struct tel_http *tel_http;     /* HTTP telemetry export; NULL when switched off */
 	struct otlp *otlp;	       /* OTLP push; NULL without otlp_endpoint */
+	struct spans *spans;	       /* spans waiting for the OTLP push; NULL without one */
 	uint64_t start_unix_ns;	       /* when the agent started: the start of cumulative sums */
 };
 
-static char *otlp_build(void *ctx);
+static char *otlp_build(void *ctx, enum otlp_signal sig);
+static void on_request(void *ctx, const struct flow_rec *r);
 static char *api_telemetry(struct agent *a, int *status);
 
 #define FLOWS_KEEP     8192 /* events kept for `sluice observe` */
@@ -499,6 +503,7 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	lo.log_level = lvl;
 	lo.sizes = cfg->sizes;
 	lo.pol_events_per_sec = cfg->policy_events_per_sec;
+	lo.http_events_per_sec = cfg->http_telemetry ? cfg->http_events_per_sec : 0;
 	lo.http_policy = (int)cfg->http_policy;
 	lo.l4_telemetry = (int)cfg->l4_telemetry;
 	lo.http_telemetry = (int)cfg->http_telemetry;
@@ -526,11 +531,18 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 	node_addrs_load(a);
 	r = loader_map_fd(a->loader, "sluice_events");
 	if (r < 0 ||
-	    (r = flows_new(r, loader_map_fd(a->loader, "sluice_l7_events"), FLOWS_KEEP, &a->flows)) < 0)
-		log_warn("agent", "policy flow events unavailable, `sluice observe` will show none",
+	    (r = flows_new(r, loader_map_fd(a->loader, "sluice_l7_events"),
+			   loader_map_fd(a->loader, "sluice_http_events"), FLOWS_KEEP, &a->flows)) < 0)
+		log_warn("agent", "flow events unavailable, `sluice observe` will show none",
 			 "err=\"%s\"", strerror(-r));
 	else if (loader_l7_reset_link(a->loader) >= 0)
 		flows_set_tick(a->flows, l7_reap, a);
+	if (cfg->otlp_endpoint[0] && a->flows && lo.http_events_per_sec) {
+		r = spans_new(SPANS_DEFAULT_MAX, &a->spans);
+		if (r < 0)
+			goto err_free;
+		flows_set_request_sink(a->flows, on_request, a);
+	}
 	if (cfg->otlp_endpoint[0]) {
 		struct otlp_cfg oc = { .endpoint = cfg->otlp_endpoint,
 				       .interval_ms = cfg->otlp_interval_ms,
@@ -562,6 +574,7 @@ void agent_free(struct agent *a)
 		return;
 	otlp_free(a->otlp); /* first: its thread reads the rest */
 	flows_free(a->flows);
+	spans_free(a->spans);
 	tel_l4_free(a->tel_l4);
 	tel_http_free(a->tel_http);
 	loader_free(a->loader);
@@ -920,6 +933,53 @@ static cJSON *http_flow_json(const struct agent *a, const struct flow_rec *r)
 	return o;
 }
 
+/* An HTTP request telemetry sampled, with its latency (docs/api.md). */
+static cJSON *request_flow_json(const struct agent *a, const struct flow_rec *r)
+{
+	const struct sl_http_event *e = &r->req;
+	bool server = e->role == SL_L4_SERVER, trunc;
+	cJSON *o = flow_head(r), *h, *t, *cl, *sv;
+	char path[SL_HT_EV_PATH + 1], hex[33];
+	struct reqev_trace tr;
+
+	cJSON_AddStringToObject(o, "type", "request");
+	cJSON_AddStringToObject(o, "protocol", "HTTP");
+	/* the pod whose veth saw it answered (server) or asked (client) */
+	cJSON_AddStringToObject(o, "observed", server ? "server" : "client");
+	cl = flow_side(a, server ? e->peer : e->local, e->family,
+		       htons(server ? e->pport : e->lport), 0, false, false);
+	sv = flow_side(a, server ? e->local : e->peer, e->family,
+		       htons(server ? e->lport : e->pport), 0, false, true);
+	cJSON_AddItemToObject(o, "source", cl);
+	cJSON_AddItemToObject(o, "destination", sv);
+	h = cJSON_AddObjectToObject(o, "http");
+	cJSON_AddStringToObject(h, "method", e->method < SL_HTTP_OTHER ? httppol_methods[e->method] :
+									"_OTHER");
+	if (e->path_len) {
+		reqev_path(e, path, sizeof(path), &trunc);
+		cJSON_AddStringToObject(h, "path", path);
+		if (trunc)
+			cJSON_AddBoolToObject(h, "path_truncated", true);
+	}
+	if (e->status)
+		cJSON_AddNumberToObject(h, "status", e->status);
+	cJSON_AddNumberToObject(h, "duration_ms", (double)e->dur_ns / 1e6);
+	cJSON_AddNumberToObject(h, "time_to_first_byte_ms", (double)e->ttfb_ns / 1e6);
+	cJSON_AddNumberToObject(h, "request_bytes", e->req_bytes);
+	cJSON_AddNumberToObject(h, "response_bytes", e->resp_bytes);
+	if (e->chunks)
+		cJSON_AddNumberToObject(h, "chunks", e->chunks);
+	if (reqev_trace(e, &tr)) {
+		t = cJSON_AddObjectToObject(o, "trace");
+		reqev_hex(tr.trace_id, 16, hex);
+		cJSON_AddStringToObject(t, "trace_id", hex);
+		reqev_hex(tr.parent_id, 8, hex);
+		cJSON_AddStringToObject(t, "parent_span_id", hex);
+		cJSON_AddBoolToObject(t, "sampled", tr.flags & 1);
+	}
+	return o;
+}
+
 static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
 {
 	const struct sl_pol_event *e = &r->ev;
@@ -929,6 +989,8 @@ static cJSON *flow_json(const struct agent *a, const struct flow_rec *r)
 
 	if (r->kind == FLOW_HTTP)
 		return http_flow_json(a, r);
+	if (r->kind == FLOW_REQUEST)
+		return request_flow_json(a, r);
 	o = flow_head(r);
 	cJSON_AddStringToObject(o, "type", "l4");
 	cJSON_AddStringToObject(o, "verdict", e->verdict == SL_VERDICT_ALLOW ? "allowed" : "denied");
@@ -1139,17 +1201,49 @@ static int telemetry_collect(struct agent *a, const struct tel_names *n)
 	return r;
 }
 
-/* The OTLP exporter's body: an ExportMetricsServiceRequest of the telemetry, or NULL. */
-static char *otlp_build(void *ctx)
+/* Spans of requests: who a pod's address is. Caller holds a->lock. */
+static void span_namer(void *ctx, const __u32 *addr, __u8 family, struct spans_who *w)
 {
 	struct agent *a = ctx;
-	cJSON *req = cJSON_CreateObject(), *rm, *res, *attrs, *kv, *sm, *metrics;
+	char ip[INET6_ADDRSTRLEN];
+
+	inet_ntop(family == SL_AF_INET ? AF_INET : AF_INET6, addr, ip, sizeof(ip));
+	if (pod_of_ip(a->store, ip, &w->ns, &w->pod))
+		w->service = service_of_pod(a->store, w->ns, w->pod);
+}
+
+/* The flows thread's sink of request events: those with a traceparent become spans. */
+static void on_request(void *ctx, const struct flow_rec *r)
+{
+	struct agent *a = ctx;
+
+	spans_add(a->spans, &r->req, r->realtime_ns);
+}
+
+/*
+ * The OTLP exporter's bodies: an ExportMetricsServiceRequest of the telemetry, or an
+ * ExportTraceServiceRequest of the spans waiting; NULL when there is nothing.
+ */
+static char *otlp_build(void *ctx, enum otlp_signal sig)
+{
+	struct agent *a = ctx;
+	cJSON *req, *rm, *res, *attrs, *kv, *sm, *metrics;
 	struct tel_names n = { 0 };
 	struct timespec ts;
 	char host[256] = "", *body = NULL;
 	uint64_t now;
 	int r;
 
+	if (sig == OTLP_TRACES) {
+		if (!a->spans)
+			return NULL;
+		pthread_mutex_lock(&a->lock);
+		body = spans_take_otlp(a->spans, span_namer, a);
+		store_trim(a->store);
+		pthread_mutex_unlock(&a->lock);
+		return body;
+	}
+	req = cJSON_CreateObject();
 	if (!req)
 		return NULL;
 	gethostname(host, sizeof(host) - 1);
@@ -1386,6 +1480,20 @@ char *agent_metrics(struct agent *a)
 			(unsigned long long)os.sent, (unsigned long long)os.failed,
 			(unsigned long long)os.dropped, (unsigned long long)os.queued,
 			(unsigned long long)os.queued_bytes);
+	}
+	if (a->spans) {
+		struct spans_stats ss;
+
+		spans_stats_get(a->spans, &ss);
+		fprintf(f, "# HELP sluice_otlp_spans_total Spans of traced requests, by what became of "
+			   "them (exported: put in an export body).\n"
+			   "# TYPE sluice_otlp_spans_total counter\n"
+			   "sluice_otlp_spans_total{result=\"exported\"} %llu\n"
+			   "sluice_otlp_spans_total{result=\"dropped\"} %llu\n"
+			   "# HELP sluice_otlp_spans_queued Spans waiting for the next export.\n"
+			   "# TYPE sluice_otlp_spans_queued gauge\nsluice_otlp_spans_queued %llu\n",
+			(unsigned long long)ss.taken, (unsigned long long)ss.dropped,
+			(unsigned long long)ss.queued);
 	}
 	pthread_mutex_unlock(&a->lock);
 	fclose(f);

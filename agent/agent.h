@@ -26,6 +26,7 @@ struct agent_config {
 	unsigned int http_policy;	    /* 1: enforce HTTPPolicy (l7_http.bpf.c) */
 	unsigned int l4_telemetry;	    /* 1: sock_ops aggregates TCP flows, /metrics exports */
 	unsigned int http_telemetry;	    /* 1: tc parses HTTP/1.x, /metrics exports */
+	unsigned int http_events_per_sec;   /* per CPU: request events (observe, spans); 0: none */
 	unsigned int telemetry_series_limit; /* series per metric group; 0: TEL_SERIES_DEFAULT */
 	char telemetry_labels[512];	    /* label allow-list ("": the default, l4.h) */
 	char otlp_endpoint[256];	    /* OTLP/HTTP collector ("": no push) */

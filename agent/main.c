@@ -111,6 +111,7 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("map_size_l4_flows", sizes.l4_flows, 16, 1u << 24),
 		N("l4_telemetry", l4_telemetry, 0, 1),
 		N("http_telemetry", http_telemetry, 0, 1),
+		N("http_events_per_sec", http_events_per_sec, 0, 1000000),
 		N("map_size_http_flows", sizes.http_flows, 16, 1u << 24),
 		N("map_size_http_stats", sizes.http_stats, 16, 1u << 24),
 		N("telemetry_series_limit", telemetry_series_limit, 1, 1000000),
@@ -375,6 +376,7 @@ chk:
 	cfg.http_policy = 1;
 	cfg.l4_telemetry = 1;
 	cfg.http_telemetry = 1;
+	cfg.http_events_per_sec = 1000;
 	cfg.otlp_interval_ms = 10000;
 	cfg.otlp_timeout_ms = 2000;
 	cfg.otlp_queue = 8;

@@ -36,20 +36,24 @@ static void on_signal(int sig)
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: sluice observe [--verdict allowed|denied] [--type l4|http] [--pod NAME]\n"
-		"                      [-n NS] [-o json] [--no-follow]\n"
+		"Usage: sluice observe [--verdict allowed|denied] [--type l4|http|request]\n"
+		"                      [--pod NAME] [-n NS] [-o json] [--no-follow]\n"
 		"\n"
-		"Prints NetworkPolicy verdicts on new flows and HTTPPolicy verdicts on requests as\n"
-		"the datapath reports them, one line each: time, source, destination (pod, or\n"
-		"address and identity; the Service that selects a destination pod), protocol,\n"
-		"verdict, reason, direction, for HTTP the method, host and path and the reply Sluice\n"
-		"sent, and the allowing policy.\n"
+		"Prints NetworkPolicy verdicts on new flows, HTTPPolicy verdicts on requests and\n"
+		"HTTP requests with their latency (telemetry) as the datapath reports them, one line\n"
+		"each: time, source, destination (pod, or address and identity; the Service that\n"
+		"selects a destination pod), protocol, then for verdicts the verdict, reason,\n"
+		"direction, for HTTP the method, host and path and the reply Sluice sent, and the\n"
+		"allowing policy; for requests the method, path, status, duration and time to first\n"
+		"byte, which side's veth saw it, and the W3C trace id the request carried.\n"
 		"Follows until interrupted. The agent keeps the latest events and rate-limits them\n"
-		"per CPU (policy_events_per_sec); every verdict is also counted in /metrics.\n"
+		"per CPU (policy_events_per_sec, http_events_per_sec); every verdict and request is\n"
+		"also counted in /metrics.\n"
 		"\n"
 		"Options:\n"
 		"  --verdict V          only allowed or only denied flows\n"
-		"  --type T             only new flows (l4) or only HTTP requests (http)\n"
+		"  --type T             only new flows (l4), HTTPPolicy verdicts (http) or HTTP\n"
+		"                       requests' telemetry (request)\n"
 		"  --pod NAME           flows whose source or destination is this pod\n"
 		"  -n, --namespace NS   flows whose source or destination pod is in NS\n"
 		"  -o, --output json    one JSON object per line\n"
@@ -108,6 +112,31 @@ static void side_text(const cJSON *side, char *buf, size_t len)
 		 svc ? ")" : "");
 }
 
+static double num(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+/* A request's line: method, path, status, duration (time to first byte), side, trace. */
+static void print_request(const cJSON *it, const cJSON *http, const char *src, const char *dst)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(http, "status");
+	const cJSON *tr = cJSON_GetObjectItemCaseSensitive(it, "trace");
+	const char *tid = jstr(tr, "trace_id");
+	char status[16] = "-";
+
+	if (cJSON_IsNumber(st))
+		snprintf(status, sizeof(status), "%d", st->valueint);
+	printf("%s  %s -> %s  HTTP  %s %s%s -> %s  %.3f ms (ttfb %.3f ms)  seen=%s%s%s\n",
+	       jstr(it, "time") ?: "?", src, dst, jstr(http, "method") ?: "?",
+	       jstr(http, "path") ?: "?",
+	       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(http, "path_truncated")) ? "..." : "",
+	       status, num(http, "duration_ms"), num(http, "time_to_first_byte_ms"),
+	       jstr(it, "observed") ?: "?", tid ? "  trace=" : "", tid ? tid : "");
+}
+
 static void print_flow(const cJSON *it, const struct filter *f)
 {
 	char src[400], dst[400], *s;
@@ -125,6 +154,10 @@ static void print_flow(const cJSON *it, const struct filter *f)
 	}
 	side_text(cJSON_GetObjectItemCaseSensitive(it, "source"), src, sizeof(src));
 	side_text(cJSON_GetObjectItemCaseSensitive(it, "destination"), dst, sizeof(dst));
+	if (!strcmp(jstr(it, "type") ?: "", "request")) {
+		print_request(it, http, src, dst);
+		return;
+	}
 	if (cJSON_IsNumber(proto))
 		snprintf(pbuf, sizeof(pbuf), "%d", proto->valueint);
 	else
@@ -218,8 +251,9 @@ int observe_main(const char *sock, int argc, char **argv)
 			f.verdict = optarg;
 			break;
 		case 'T':
-			if (strcmp(optarg, "l4") && strcmp(optarg, "http")) {
-				fprintf(stderr, "error: --type: want l4 or http, got \"%s\"\n", optarg);
+			if (strcmp(optarg, "l4") && strcmp(optarg, "http") && strcmp(optarg, "request")) {
+				fprintf(stderr, "error: --type: want l4, http or request, got \"%s\"\n",
+					optarg);
 				return 2;
 			}
 			f.type = optarg;

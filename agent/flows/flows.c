@@ -24,6 +24,8 @@ struct flows {
 	int64_t mono_to_real; /* CLOCK_REALTIME - CLOCK_MONOTONIC, ns */
 	void (*_Atomic tick)(void *ctx);
 	void *_Atomic tick_ctx;
+	void (*_Atomic sink)(void *ctx, const struct flow_rec *r);
+	void *_Atomic sink_ctx;
 };
 
 static int64_t ts_ns(clockid_t c)
@@ -37,6 +39,7 @@ static int64_t ts_ns(clockid_t c)
 static void push(struct flows *f, enum flow_kind kind, const void *data, size_t len,
 		 uint64_t ts_ns)
 {
+	void (*sink)(void *, const struct flow_rec *) = atomic_load(&f->sink);
 	struct flow_rec *r;
 
 	pthread_mutex_lock(&f->lock);
@@ -44,8 +47,11 @@ static void push(struct flows *f, enum flow_kind kind, const void *data, size_t 
 	r = &f->buf[(f->last - 1) % f->cap];
 	r->seq = f->last;
 	r->kind = kind;
-	memcpy(kind == FLOW_HTTP ? (void *)&r->http : (void *)&r->ev, data, len);
+	memcpy(kind == FLOW_HTTP ? (void *)&r->http :
+	       kind == FLOW_REQUEST ? (void *)&r->req : (void *)&r->ev, data, len);
 	r->realtime_ns = (uint64_t)((int64_t)ts_ns + f->mono_to_real);
+	if (kind == FLOW_REQUEST && sink)
+		sink(atomic_load(&f->sink_ctx), r);
 	pthread_mutex_unlock(&f->lock);
 }
 
@@ -64,6 +70,15 @@ static int on_http_event(void *ctx, void *data, size_t len)
 
 	if (len >= sizeof(*e))
 		push(ctx, FLOW_HTTP, e, sizeof(*e), e->ts_ns);
+	return 0;
+}
+
+static int on_req_event(void *ctx, void *data, size_t len)
+{
+	const struct sl_http_event *e = data;
+
+	if (len >= sizeof(*e))
+		push(ctx, FLOW_REQUEST, e, sizeof(*e), e->ts_ns);
 	return 0;
 }
 
@@ -87,7 +102,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows **ret_flows)
+int flows_new(int ringbuf_fd, int http_ringbuf_fd, int req_ringbuf_fd, size_t capacity,
+	      struct flows **ret_flows)
 {
 	struct flows *f = calloc(1, sizeof(*f));
 	int r;
@@ -111,6 +127,10 @@ int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows
 		r = -errno;
 		goto err_rb;
 	}
+	if (req_ringbuf_fd >= 0 && ring_buffer__add(f->rb, req_ringbuf_fd, on_req_event, f) < 0) {
+		r = -errno;
+		goto err_rb;
+	}
 	r = -pthread_create(&f->thread, NULL, run, f);
 	if (r < 0)
 		goto err_rb;
@@ -130,6 +150,13 @@ void flows_set_tick(struct flows *f, void (*fn)(void *ctx), void *ctx)
 {
 	atomic_store(&f->tick_ctx, ctx);
 	atomic_store(&f->tick, fn);
+}
+
+void flows_set_request_sink(struct flows *f, void (*fn)(void *ctx, const struct flow_rec *r),
+			    void *ctx)
+{
+	atomic_store(&f->sink_ctx, ctx);
+	atomic_store(&f->sink, fn);
 }
 
 void flows_free(struct flows *f)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Policy flow events from the datapath's ring buffers (sluice_events: NetworkPolicy verdicts on
- * new flows; sluice_l7_events: HTTPPolicy verdicts on requests), kept in memory for `sluice
- * observe`: a thread drains the rings every 100 ms and appends each record, numbered, to a
+ * Flow events from the datapath's ring buffers (sluice_events: NetworkPolicy verdicts on new
+ * flows; sluice_l7_events: HTTPPolicy verdicts on requests; sluice_http_events: HTTP requests
+ * telemetry sampled, with their latency), kept in memory for `sluice observe`: a thread drains the rings every 100 ms and appends each record, numbered, to a
  * bounded buffer that drops the oldest when full. Readers ask for everything after a sequence
  * number.
  */
@@ -17,6 +17,7 @@
 enum flow_kind {
 	FLOW_L4,   /* ev */
 	FLOW_HTTP, /* http */
+	FLOW_REQUEST, /* req */
 };
 
 struct flow_rec {
@@ -26,17 +27,25 @@ struct flow_rec {
 	union {
 		struct sl_pol_event ev;
 		struct sl_l7_event http;
+		struct sl_http_event req;
 	};
 };
 
 struct flows;
 
 /*
- * Starts reading ringbuf_fd (sluice_events) and, unless it is negative, http_ringbuf_fd
- * (sluice_l7_events) into a buffer of capacity records.
+ * Starts reading ringbuf_fd (sluice_events) and, those of the others that are not negative,
+ * http_ringbuf_fd (sluice_l7_events) and req_ringbuf_fd (sluice_http_events), into a buffer of
+ * capacity records.
  */
-int flows_new(int ringbuf_fd, int http_ringbuf_fd, size_t capacity, struct flows **ret_flows)
-	__attribute__((warn_unused_result));
+int flows_new(int ringbuf_fd, int http_ringbuf_fd, int req_ringbuf_fd, size_t capacity,
+	      struct flows **ret_flows) __attribute__((warn_unused_result));
+/*
+ * fn(ctx, rec) sees each request record as it arrives (on the reading thread, before readers
+ * can), for what must not miss one that the bounded buffer would drop (spans).
+ */
+void flows_set_request_sink(struct flows *f, void (*fn)(void *ctx, const struct flow_rec *r),
+			    void *ctx);
 /* fn(ctx) runs on the reading thread after every drain (every 100 ms); before it, nothing. */
 void flows_set_tick(struct flows *f, void (*fn)(void *ctx), void *ctx);
 /* Stops the thread and frees; NULL does nothing. */

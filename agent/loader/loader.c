@@ -485,6 +485,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		l->field->rodata->sl_cfg.log_level = opts->log_level;                         \
 		l->field->rodata->sl_cfg.ns_per_jiffy = kclock_ns_per_jiffy(hz);               \
 		l->field->rodata->sl_cfg.pol_events_per_sec = opts->pol_events_per_sec;        \
+		l->field->rodata->sl_cfg.http_events_per_sec = opts->http_events_per_sec;      \
 		l->field->rodata->sl_cfg.sk_slots_mask = SL_SK_SLOTS - 1;                      \
 		l->field->rodata->sl_cfg.flags = (opts->l4_telemetry ? SL_CFG_F_L4_TELEMETRY : 0) | \
 						 (opts->http_telemetry ? SL_CFG_F_HTTP_TELEMETRY : 0); \

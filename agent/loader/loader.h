@@ -37,6 +37,7 @@ struct loader_opts {
 	const char *uplink_ifname; /* node uplink for XDP; NULL: not attached */
 	unsigned int log_level;
 	unsigned int pol_events_per_sec; /* per CPU; 0: no policy events */
+	unsigned int http_events_per_sec; /* per CPU; 0: no HTTP request events */
 	int http_policy; /* load the HTTPPolicy programs (l7_http.bpf.c) */
 	int l4_telemetry; /* sock_ops fills sluice_l4_flow (SL_CFG_F_L4_TELEMETRY) */
 	int http_telemetry; /* tc fills sluice_http_stats (SL_CFG_F_HTTP_TELEMETRY) */

@@ -15,16 +15,21 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
+struct body {
+	char *text;
+	enum otlp_signal sig;
+};
+
 struct otlp {
 	struct otlp_cfg cfg;
-	char url[512];
-	char *(*build)(void *ctx);
+	char url[OTLP_SIGNALS][512];
+	char *(*build)(void *ctx, enum otlp_signal sig);
 	void *ctx;
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	bool stop;
-	char **q; /* ring of queue_max bodies; only the thread queues and dequeues */
+	struct body *q; /* ring of queue_max bodies; only the thread queues and dequeues */
 	size_t qh, qn;
 	struct otlp_stats st;
 };
@@ -55,14 +60,15 @@ static size_t discard(char *p, size_t sz, size_t n, void *u)
 }
 
 /* One POST. Returns 0 (taken), -EAGAIN (try again later) or -EINVAL (refused for good). */
-static int post(struct otlp *o, CURL *c, const char *body)
+static int post(struct otlp *o, CURL *c, const struct body *b)
 {
+	const char *body = b->text, *url = o->url[b->sig];
 	struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
 	long code = 0;
 	CURLcode cr;
 
 	curl_easy_reset(c);
-	curl_easy_setopt(c, CURLOPT_URL, o->url);
+	curl_easy_setopt(c, CURLOPT_URL, url);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
 	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -76,31 +82,32 @@ static int post(struct otlp *o, CURL *c, const char *body)
 		curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_slist_free_all(h);
 	if (cr != CURLE_OK) {
-		log_debug("otlp", "export failed", "url=%s err=\"%s\"", o->url, curl_easy_strerror(cr));
+		log_debug("otlp", "export failed", "url=%s err=\"%s\"", url, curl_easy_strerror(cr));
 		return -EAGAIN;
 	}
 	if (code >= 200 && code < 300)
 		return 0;
 	if (code == 429 || code >= 500)
 		return -EAGAIN;
-	log_warn("otlp", "collector refused an export, dropped", "url=%s status=%ld", o->url, code);
+	log_warn("otlp", "collector refused an export, dropped", "url=%s status=%ld", url, code);
 	return -EINVAL;
 }
 
 /* Queues a body; the oldest goes when the queue is full. Caller holds o->lock. */
-static void enqueue(struct otlp *o, char *body)
+static void enqueue(struct otlp *o, char *body, enum otlp_signal sig)
 {
 	size_t tail;
 
 	if (o->qn == o->cfg.queue_max) {
-		o->st.queued_bytes -= strlen(o->q[o->qh]);
-		free(o->q[o->qh]);
+		o->st.queued_bytes -= strlen(o->q[o->qh].text);
+		free(o->q[o->qh].text);
 		o->qh = (o->qh + 1) % o->cfg.queue_max;
 		o->qn--;
 		o->st.dropped++;
 	}
 	tail = (o->qh + o->qn) % o->cfg.queue_max;
-	o->q[tail] = body;
+	o->q[tail].text = body;
+	o->q[tail].sig = sig;
 	o->qn++;
 	o->st.queued_bytes += strlen(body);
 }
@@ -111,11 +118,12 @@ static void *run(void *arg)
 	struct timespec next_build, next_try, now, *wake;
 	unsigned int backoff = 0;
 	CURL *c = curl_easy_init();
+	struct body head;
 	char *body;
-	int r;
+	int r, sig;
 
 	if (!c) {
-		log_err("otlp", "libcurl init failed: no OTLP export", "url=%s", o->url);
+		log_err("otlp", "libcurl init failed: no OTLP export", "url=%s", o->url[0]);
 		return NULL;
 	}
 	deadline_after(&next_build, o->cfg.interval_ms);
@@ -124,17 +132,20 @@ static void *run(void *arg)
 	while (!o->stop) {
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (ts_cmp(&now, &next_build) >= 0) {
-			pthread_mutex_unlock(&o->lock);
-			body = o->build(o->ctx); /* takes the agent's lock, not ours */
-			pthread_mutex_lock(&o->lock);
-			if (body)
-				enqueue(o, body);
+			for (sig = 0; sig < OTLP_SIGNALS; sig++) {
+				pthread_mutex_unlock(&o->lock);
+				body = o->build(o->ctx, sig); /* takes the agent's lock, not ours */
+				pthread_mutex_lock(&o->lock);
+				if (body)
+					enqueue(o, body, sig);
+			}
 			deadline_after(&next_build, o->cfg.interval_ms);
 		}
 		if (o->qn && ts_cmp(&now, &next_try) >= 0) {
-			body = o->q[o->qh];
+			head = o->q[o->qh];
+			body = head.text;
 			pthread_mutex_unlock(&o->lock);
-			r = post(o, c, body);
+			r = post(o, c, &head);
 			pthread_mutex_lock(&o->lock);
 			if (r == -EAGAIN) {
 				o->st.failed++;
@@ -163,7 +174,8 @@ static void *run(void *arg)
 	return NULL;
 }
 
-int otlp_new(const struct otlp_cfg *cfg, char *(*build)(void *ctx), void *ctx, struct otlp **ret)
+int otlp_new(const struct otlp_cfg *cfg, char *(*build)(void *ctx, enum otlp_signal sig),
+	     void *ctx, struct otlp **ret)
 {
 	pthread_condattr_t ca;
 	struct otlp *o;
@@ -181,11 +193,12 @@ int otlp_new(const struct otlp_cfg *cfg, char *(*build)(void *ctx), void *ctx, s
 	n = strlen(cfg->endpoint);
 	while (n && cfg->endpoint[n - 1] == '/')
 		n--;
-	if (n + sizeof("/v1/metrics") > sizeof(o->url)) {
+	if (n + sizeof("/v1/metrics") > sizeof(o->url[0])) {
 		free(o);
 		return -ENAMETOOLONG;
 	}
-	snprintf(o->url, sizeof(o->url), "%.*s/v1/metrics", (int)n, cfg->endpoint);
+	snprintf(o->url[OTLP_METRICS], sizeof(o->url[0]), "%.*s/v1/metrics", (int)n, cfg->endpoint);
+	snprintf(o->url[OTLP_TRACES], sizeof(o->url[0]), "%.*s/v1/traces", (int)n, cfg->endpoint);
 	o->q = calloc(cfg->queue_max, sizeof(*o->q));
 	if (!o->q) {
 		free(o);
@@ -219,7 +232,7 @@ void otlp_free(struct otlp *o)
 	pthread_mutex_unlock(&o->lock);
 	pthread_join(o->thread, NULL);
 	for (i = 0; i < o->qn; i++)
-		free(o->q[(o->qh + i) % o->cfg.queue_max]);
+		free(o->q[(o->qh + i) % o->cfg.queue_max].text);
 	free(o->q);
 	pthread_mutex_destroy(&o->lock);
 	pthread_cond_destroy(&o->cond);

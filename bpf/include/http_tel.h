@@ -24,6 +24,7 @@
 #define SL_BPF_HTTP_TEL_H
 
 #include "common.h"
+#include "evrl.h"
 #include "http.h"
 #include "maps.h"
 #include "parse.h"
@@ -60,6 +61,7 @@ enum {
 	HTH_CLEN,
 	HTH_TE,
 	HTH_CONN,
+	HTH_TP,		/* traceparent: kept for a sampled request's event */
 	HTH_N,
 };
 
@@ -67,10 +69,11 @@ static const volatile char ht_names[HTH_N][32] = {
 	[HTH_CLEN] = "content-length",
 	[HTH_TE] = "transfer-encoding",
 	[HTH_CONN] = "connection",
+	[HTH_TP] = "traceparent",
 };
-static const volatile __u8 ht_lens[HTH_N] = { 0, 14, 17, 10 };
+static const volatile __u8 ht_lens[HTH_N] = { 0, 14, 17, 10, 11 };
 static const volatile char ht_http[8] = "HTTP/";
-#define HTH_CAND_ALL ((1u << HTH_CLEN) | (1u << HTH_TE) | (1u << HTH_CONN))
+#define HTH_CAND_ALL ((1u << HTH_CLEN) | (1u << HTH_TE) | (1u << HTH_CONN) | (1u << HTH_TP))
 
 /*
  * The state of a packet's loops, in the scratch map value rather than on the stack: the
@@ -91,13 +94,16 @@ struct ht_run {
 	__u32 fend;	/* the head's length, once its empty line is found */
 	__u32 nl_from;	/* ht_nl's scan */
 	__s32 nl;
-	__u32 pad;
+	__u32 ftp;	/* where the traceparent value starts, 0: none */
 	__u64 fclen;	/* Content-Length */
 	__u64 num;	/* a number being read */
 	__u8 fflags;	/* SL_HT_F_CLEN, SL_HT_F_CHUNKED */
 	__u8 fbail;	/* something the fast path does not read: the byte parser takes it */
 	__u8 dir;	/* 0: requests, 1: responses */
-	__u8 pad2[5];
+	__u8 ftp_len;	/* its length */
+	__u8 pad2[4];
+	__u32 rbytes;	/* a finished response's length, for its event */
+	__u32 po;	/* where the path of a request being started begins in s->buf */
 };
 
 struct ht_scratch {
@@ -107,6 +113,9 @@ struct ht_scratch {
 	struct sl_http_fkey k;	  /* the packet's connection */
 	struct sl_http_skey sk;	  /* an aggregate's key */
 	struct ht_run r;
+	struct evrl rl;		  /* this CPU's HTTP event rate */
+	__u32 cursor;		  /* its next sluice_http_cap slot */
+	__u32 pad;
 };
 
 struct {
@@ -115,6 +124,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct ht_scratch);
 } sluice_http_scr SEC(".maps");
+
+/* Request events (sl_abi.h): not pinned, like sluice_events (events.h). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SL_HT_CAP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct sl_http_cap);
+} sluice_http_cap SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} sluice_http_events SEC(".maps");
 
 /* What the loop callbacks get (bpf_loop's context must be on the stack): pointers only. */
 struct ht_ctx {
@@ -174,7 +196,55 @@ static __always_inline void ht_lose(struct sl_http_flow *f)
 	f->lost = 1;
 }
 
-/* A request's head starts: method is known. */
+static __always_inline __u64 ht_w(const __u8 *buf, __u32 off);
+
+/*
+ * Samples a request for an event (at most sl_cfg.http_events_per_sec per CPU): takes this
+ * CPU's next sluice_http_cap slot, tags it with the request and copies the bytes after the
+ * method from s->buf[s->r.po] (the round's bytes end at s->r.fn), and the traceparent value the
+ * fast path found (s->r.ftp; the byte parser adds it byte by byte, ht_tp_byte).
+ */
+static __always_inline void ht_sample(struct ht_ctx *c, struct sl_http_req *r)
+{
+	__u32 rate = sl_cfg.http_events_per_sec, po = c->s->r.po, idx, i, n;
+	struct sl_http_cap *cap;
+
+	if (!rate || !ev_admit_rate(&c->s->rl, c->s->r.now, rate))
+		return;
+	idx = (bpf_get_smp_processor_id() * SL_HT_CAP + (c->s->cursor++ & (SL_HT_CAP - 1))) &
+	      (SL_HT_CAP_SLOTS - 1);
+	cap = bpf_map_lookup_elem(&sluice_http_cap, &idx);
+	if (!cap)
+		return;
+	c->s->rl.sent++;
+	cap->tag = r->ts;
+	for (i = 0; i < SL_HT_EV_PATH / 8; i++)
+		*(__u64 *)(cap->path + 8 * i) = ht_w(c->s->buf, po + 8 * i);
+	n = c->s->r.fn > po ? c->s->r.fn - po : 0;
+	cap->path_len = n < SL_HT_EV_PATH ? n : SL_HT_EV_PATH;
+	cap->tp_len = 0;
+	if (c->s->r.ftp) {
+		for (i = 0; i < SL_HT_EV_TP / 8; i++)
+			*(__u64 *)(cap->tp + 8 * i) = ht_w(c->s->buf, c->s->r.ftp + 8 * i);
+		cap->tp_len = c->s->r.ftp_len;
+	}
+	r->cap = (__u16)(idx + 1);
+}
+
+/* The slot of a sampled request, if it is still the request's. */
+static __always_inline struct sl_http_cap *ht_cap_of(const struct sl_http_req *r)
+{
+	struct sl_http_cap *cap;
+	__u32 idx;
+
+	if (!r->cap)
+		return NULL;
+	idx = r->cap - 1u;
+	cap = bpf_map_lookup_elem(&sluice_http_cap, &idx);
+	return cap && cap->tag == r->ts ? cap : NULL;
+}
+
+/* A request's head starts: method is known; the path starts at s->buf[s->r.po]. */
 static __always_inline void ht_req_start(struct ht_ctx *c, __u8 method)
 {
 	struct sl_http_flow *f = c->f;
@@ -189,7 +259,65 @@ static __always_inline void ht_req_start(struct ht_ctx *c, __u8 method)
 	r->bytes = 0;
 	r->method = method;
 	r->done = 0;
+	r->cap = 0;
 	f->qn++;
+	ht_sample(c, r);
+}
+
+/* A response ended: the event of its request, if that was sampled. */
+static __always_inline void ht_event(struct ht_ctx *c, struct sl_http_req *r)
+{
+	struct sl_http_cap *cap = ht_cap_of(r);
+	struct sl_http_event *e;
+	__u32 i;
+
+	e = bpf_ringbuf_reserve(&sluice_http_events, sizeof(*e), 0);
+	if (!e) {
+		stat_add(SL_STAT_EVENT_LOST, 0);
+		return;
+	}
+	e->ts_ns = c->s->r.now;
+	e->dur_ns = c->s->r.now - r->ts;
+	e->ttfb_ns = c->f->resp_ts - r->ts;
+	__builtin_memcpy(e->local, c->s->k.local, sizeof(e->local));
+	__builtin_memcpy(e->peer, c->s->k.peer, sizeof(e->peer));
+	e->req_bytes = r->bytes;
+	e->resp_bytes = c->s->r.rbytes;
+	e->chunks = c->f->chunks;
+	e->lport = c->s->k.lport;
+	e->pport = c->s->k.pport;
+	e->status = c->f->status;
+	e->family = c->s->k.family;
+	e->role = c->f->role;
+	e->method = r->method;
+	e->pad = 0;
+	if (cap) {
+		for (i = 0; i < SL_HT_EV_PATH / 8; i++)
+			*(__u64 *)(e->path + 8 * i) = *(__u64 *)(cap->path + 8 * i);
+		for (i = 0; i < SL_HT_EV_TP / 8; i++)
+			*(__u64 *)(e->tp + 8 * i) = *(__u64 *)(cap->tp + 8 * i);
+		e->path_len = cap->path_len;
+		e->tp_len = cap->tp_len;
+	} else {
+		e->path_len = 0;
+		e->tp_len = 0;
+	}
+	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP); /* the agent drains on a timer */
+}
+
+/* One byte of a request's traceparent value (the byte parser's way), at tok. */
+static __always_inline void ht_tp_byte(struct ht_ctx *c, __u32 tok, __u8 b)
+{
+	struct sl_http_flow *f = c->f;
+	struct sl_http_cap *cap;
+
+	if (!f->qn || tok >= SL_HT_EV_TP)
+		return;
+	cap = ht_cap_of(ht_q(f, f->qn - 1));
+	if (!cap)
+		return;
+	cap->tp[tok] = (char)b;
+	cap->tp_len = (__u8)(tok + 1);
 }
 
 /* The last byte of the current message of c->s->r.dir was at seq - 1. */
@@ -231,6 +359,10 @@ static __always_inline void ht_msg_done(struct ht_ctx *c, __u32 seq)
 			v->ttfb[b]++;
 		if (f->chunks)
 			v->streams++;
+	}
+	if (r->cap) {
+		c->s->r.rbytes = seq - d->start;
+		ht_event(c, r);
 	}
 	stat_add(SL_STAT_HTTP_REQ, 0);
 	f->qh = (f->qh + 1) & (SL_HTTP_PENDING - 1);
@@ -318,13 +450,20 @@ static __always_inline int ht_hex(__u8 b)
 	return -1;
 }
 
+/* Where the method's byte i goes in sl_http_dir.num so that num's bytes read as the method. */
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define HT_MSHIFT(i) (8 * (i))
+#else
+#define HT_MSHIFT(i) (56 - 8 * (i))
+#endif
+
 /* One byte of a head, chunk-size line or trailer. bpf_loop callback: 1 stops the loop. */
 static long ht_byte(__u32 idx, void *ctx)
 {
 	struct ht_ctx *c = ctx;
 	struct sl_http_flow *f = c->f;
 	struct sl_http_dir *d = &f->d[c->s->r.dir & 1];
-	__u32 seq = c->s->r.seq0 + idx, i;
+	__u32 seq = c->s->r.seq0 + idx;
 	__u8 b = c->s->buf[idx & (HT_BUF - 1)], l;
 	int h;
 
@@ -353,11 +492,9 @@ static long ht_byte(__u32 idx, void *ctx)
 		if (c->s->r.dir == 0) {
 			/* the method, up to 8 bytes into num, then SP */
 			if (b == ' ') {
-				char m[8];
-
-				for (i = 0; i < 8; i++)
-					m[i] = (char)(d->num >> (8 * i));
-				ht_req_start(c, method_of(m, d->tok));
+				/* num holds the method's bytes in memory order (HT_MSHIFT) */
+				c->s->r.po = idx + 1;
+				ht_req_start(c, method_of((const char *)&d->num, d->tok));
 				d->st = HT_SKIPLINE;
 				return f->lost ? 1 : 0;
 			}
@@ -365,7 +502,7 @@ static long ht_byte(__u32 idx, void *ctx)
 				ht_lose(f);
 				return 1;
 			}
-			d->num |= (__u64)b << (8 * d->tok);
+			d->num |= (__u64)b << HT_MSHIFT(d->tok);
 			d->tok++;
 			return 0;
 		}
@@ -437,6 +574,8 @@ static long ht_byte(__u32 idx, void *ctx)
 			d->flags = (d->flags & ~SL_HT_F_CHUNKED) | SL_HT_F_TE_OK;
 		} else if (d->hdr == HTH_CONN) {
 			d->flags |= SL_HT_F_CN_OK;
+		} else if (d->hdr == HTH_TP && c->s->r.dir != 0) {
+			d->hdr = HTH_OTHER; /* only a request's is kept */
 		}
 		d->st = HT_VALUE;
 		__attribute__((fallthrough));
@@ -469,6 +608,8 @@ static long ht_byte(__u32 idx, void *ctx)
 		} else if (d->hdr == HTH_CONN) {
 			if (d->tok >= 5 || conn_close[d->tok & 7] != l)
 				d->flags &= ~SL_HT_F_CN_OK;
+		} else if (d->hdr == HTH_TP) {
+			ht_tp_byte(c, d->tok, b);
 		}
 		if (d->tok < 255)
 			d->tok++;
@@ -606,7 +747,8 @@ static __always_inline __u32 ht_ws(const __u8 *buf, __u32 v, __u32 nl)
 static long ht_fast_line(__u32 idx, void *ctx)
 {
 	static const char cl1[8] = "content-", cl2[8] = "length:", te1[8] = "transfer",
-			  te2[8] = "-encodin", ch[8] = "chunked";
+			  te2[8] = "-encodin", ch[8] = "chunked", tp1[8] = "tracepar",
+			  tp2[8] = "ent:";
 	struct ht_ctx *c = ctx;
 	const __u8 *buf = c->s->buf;
 	__u32 pos = c->s->r.fpos, v, i;
@@ -657,6 +799,15 @@ static long ht_fast_line(__u32 idx, void *ctx)
 		    v + 7 > (__u32)nl)
 			goto bail; /* another coding, or a list: the byte parser reads it */
 		c->s->r.fflags |= SL_HT_F_CHUNKED;
+	} else if (b0 == 't' && c->s->r.dir == 0 && !c->s->r.ftp &&
+		   (ht_w(buf, pos) | HT_LC) == HT_W(tp1) &&
+		   ((ht_w(buf, pos + 8) | HT_LC) & 0xffffffffull) == HT_W(tp2)) {
+		v = ht_ws(buf, pos + 12, (__u32)nl);
+		i = (__u32)nl - v;
+		if (i && ht_b(buf, nl - 1) == '\r')
+			i--;
+		c->s->r.ftp = v;
+		c->s->r.ftp_len = i < SL_HT_EV_TP ? i : SL_HT_EV_TP;
 	}
 	c->s->r.fpos = (__u32)nl + 1;
 	return 0;
@@ -678,7 +829,6 @@ static __always_inline __u32 ht_fast(struct ht_ctx *c, __u32 n)
 	const __u8 *buf = c->s->buf;
 	__u16 status = 0;
 	__u8 method = SL_HTTP_OTHER, b;
-	char m[8];
 	__u64 w;
 	__u32 i;
 	int nl;
@@ -690,7 +840,6 @@ static __always_inline __u32 ht_fast(struct ht_ctx *c, __u32 n)
 		/* an upper-case method of up to 7 letters, then SP */
 		for (i = 0; i < 8; i++) {
 			b = (__u8)(w >> (8 * i));
-			m[i] = (char)b;
 			if (b == ' ')
 				break;
 			if (b < 'A' || b > 'Z')
@@ -698,7 +847,9 @@ static __always_inline __u32 ht_fast(struct ht_ctx *c, __u32 n)
 		}
 		if (i == 0 || i == 8)
 			return 0;
-		method = method_of(m, i);
+		/* in map memory, not a register: the verifier need not follow each length */
+		c->s->r.po = i + 1;
+		method = method_of((const char *)buf, i);
 		if (method == SL_HTTP_CONNECT)
 			return 0;
 	} else {
@@ -782,6 +933,8 @@ static long ht_round(__u32 idx, void *ctx)
 	n = ((n - 1) & (HT_BUF - 1)) + 1;
 	if (bpf_skb_load_bytes(c->skb, c->s->r.off, c->s->buf, n) < 0)
 		return 1;
+	c->s->r.fn = n;
+	c->s->r.ftp = 0;
 	c->s->r.seq0 = c->s->r.tseq + (c->s->r.off - c->s->r.toff);
 	c->s->r.used = 0;
 	if (d->st == HT_START && ht_b(c->s->buf, 0) != '\r' && ht_b(c->s->buf, 0) != '\n')

@@ -611,7 +611,7 @@ struct sl_http_req {
 	__u32 bytes;	 /* its length, head and body, once framed */
 	__u8 method;	 /* enum sl_http_method */
 	__u8 done;	 /* framed to its end */
-	__u16 pad;
+	__u16 cap;	 /* sampled for an event: its slot in sluice_http_cap + 1; 0: not */
 };
 
 struct sl_http_flow {
@@ -626,6 +626,50 @@ struct sl_http_flow {
 	__u8 role;	 /* SL_L4_CLIENT: the pod sends the requests; SL_L4_SERVER: it answers */
 	__u8 lost;	 /* framing lost (a gap, an upgrade, a queue overflow): no more parsing */
 	__u8 pad[2];
+};
+
+/*
+ * HTTP request events (sluice_http_events ring, at most sl_config.http_events_per_sec per CPU):
+ * a request sampled when its head is read gets a slot in sluice_http_cap (an array, SL_HT_CAP
+ * per CPU, reused in turn) holding the raw bytes after its method (the path, cut by userspace
+ * at the first space) and of its traceparent value; the slot's tag is the request's start time
+ * (sl_http_req.ts), so a slot reused meanwhile is told apart. When the response ends, one
+ * struct sl_http_event goes to the ring.
+ */
+#define SL_HT_EV_PATH	 64
+#define SL_HT_EV_TP	 56 /* a W3C traceparent value is 55 characters */
+#define SL_HT_CAP	 256
+#define SL_HT_CAP_SLOTS	 8192 /* SL_HT_CAP for each of 32 CPUs; more CPUs share */
+
+struct sl_http_cap {
+	__u64 tag;
+	__u8 path_len;	 /* bytes captured after the method's SP (the line may go on) */
+	__u8 tp_len;	 /* bytes of the traceparent value, 0: none */
+	__u8 pad[6];
+	char path[SL_HT_EV_PATH];
+	char tp[SL_HT_EV_TP];
+};
+
+struct sl_http_event {
+	__u64 ts_ns;	 /* the response's last byte (bpf_ktime_get_ns) */
+	__u64 dur_ns;	 /* request's first byte to the response's last */
+	__u64 ttfb_ns;	 /* request's first byte to the response's first */
+	__u32 local[4];	 /* the pod whose veth saw it */
+	__u32 peer[4];
+	__u32 req_bytes;
+	__u32 resp_bytes;
+	__u32 chunks;	 /* chunks of a chunked response */
+	__u16 lport;	 /* host byte order */
+	__u16 pport;
+	__u16 status;
+	__u8 family;
+	__u8 role;	 /* SL_L4_SERVER: the pod answered; SL_L4_CLIENT: it asked */
+	__u8 method;	 /* enum sl_http_method */
+	__u8 path_len;	 /* 0 when the slot was reused before the response came */
+	__u8 tp_len;
+	__u8 pad;
+	char path[SL_HT_EV_PATH];
+	char tp[SL_HT_EV_TP];
 };
 
 /* Duration buckets (upper bounds, µs), OpenTelemetry's HTTP defaults 0.005 ... 10 s. */
@@ -681,7 +725,7 @@ struct sl_config {
 	__u32 ns_per_jiffy;
 	__u32 pol_events_per_sec; /* per CPU; 0: no policy events */
 	__u32 sk_slots_mask;	  /* sluice_sk_slot's max_entries - 1 (a power of two); 0: none */
-	__u32 pad;
+	__u32 http_events_per_sec; /* per CPU; 0: no HTTP request events */
 };
 
 #endif

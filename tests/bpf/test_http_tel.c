@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 
 #include "agent/maps/maps.h"
+#include "agent/telemetry/reqev.h"
 #include "sl_abi.h"
 #include "tc_pod.skel.h"
 #include "tests/bpf/pktbuild.h"
@@ -75,6 +76,33 @@ static int setup_as(void **state, bool server)
 static int setup(void **state)
 {
 	return setup_as(state, false);
+}
+
+static unsigned int events_rate; /* sl_cfg.http_events_per_sec of the next setup_events */
+
+static int setup_events(void **state)
+{
+	struct fix *f = calloc(1, sizeof(*f));
+	const struct tr_ep eps[] = { { POD, 1, 1, 0, 0 } };
+	struct maps_result res;
+	uint32_t lo = 1;
+
+	if (!f)
+		return -1;
+	f->skel = tc_pod__open();
+	if (!f->skel)
+		return -1;
+	f->skel->rodata->sl_cfg.flags = SL_CFG_F_HTTP_TELEMETRY;
+	f->skel->rodata->sl_cfg.http_events_per_sec = events_rate ? events_rate : 1000;
+	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
+		return -1;
+	tr_ep_seed(bpf_map__fd(f->skel->maps.sluice_ep), eps, 1);
+	tr_ep_stats_seed(bpf_map__fd(f->skel->maps.sluice_ep_stats), &lo, 1, &res);
+	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_http_stats);
+	f->cseq = 1000;
+	f->sseq = 0xfffffff0u;
+	*state = f;
+	return 0;
 }
 
 static int setup_server(void **state)
@@ -415,6 +443,167 @@ static void server_side__role_server_and_local_port(void **state)
 	assert_int_equal(total_count(f), 2);
 }
 
+/* --- request events (sluice_http_events) --------------------------------------------------- */
+
+#define MAX_EV 16
+
+struct evs {
+	struct sl_http_event e[MAX_EV];
+	int n;
+};
+
+static int on_ev(void *ctx, void *data, size_t len)
+{
+	struct evs *v = ctx;
+
+	assert_int_equal(len, sizeof(struct sl_http_event));
+	if (v->n < MAX_EV)
+		memcpy(&v->e[v->n], data, sizeof(v->e[0]));
+	v->n++;
+	return 0;
+}
+
+static struct evs drain(struct fix *f)
+{
+	struct ring_buffer *rb;
+	struct evs v = { .n = 0 };
+
+	rb = ring_buffer__new(bpf_map__fd(f->skel->maps.sluice_http_events), on_ev, &v, NULL);
+	assert_non_null(rb);
+	assert_true(ring_buffer__consume(rb) >= 0);
+	ring_buffer__free(rb);
+	return v;
+}
+
+static const char *path_of(const struct sl_http_event *e, char *buf)
+{
+	bool trunc;
+
+	reqev_path(e, buf, SL_HT_EV_PATH + 1, &trunc);
+	return buf;
+}
+
+#define TP "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+static void assert_trace(const struct sl_http_event *e)
+{
+	struct reqev_trace t;
+	char hex[33];
+
+	assert_true(reqev_trace(e, &t));
+	reqev_hex(t.trace_id, 16, hex);
+	assert_string_equal(hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+	reqev_hex(t.parent_id, 8, hex);
+	assert_string_equal(hex, "00f067aa0ba902b7");
+	assert_int_equal(t.flags, 1);
+}
+
+/* A head the fast path reads: path, trace id, method, status, sizes and timing. */
+static void events__path_traceparent_timing(void **state)
+{
+	static const char req[] = "GET /api/v1/items?id=7 HTTP/1.1\r\nHost: web\r\n"
+				  "TraceParent: " TP "\r\nAccept: */*\r\n\r\n";
+	struct fix *f = *state;
+	char p[SL_HT_EV_PATH + 1];
+	struct evs v;
+	char ip[INET_ADDRSTRLEN];
+
+	REQ(f, req);
+	sleep_ms(12);
+	RESP(f, ok_5);
+	v = drain(f);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(path_of(&v.e[0], p), "/api/v1/items?id=7");
+	assert_trace(&v.e[0]);
+	assert_int_equal(v.e[0].method, SL_HTTP_GET);
+	assert_int_equal(v.e[0].status, 200);
+	assert_int_equal(v.e[0].role, SL_L4_CLIENT);
+	assert_int_equal(v.e[0].req_bytes, strlen(req));
+	assert_int_equal(v.e[0].resp_bytes, strlen(ok_5));
+	assert_int_equal(v.e[0].lport, CPORT);
+	assert_int_equal(v.e[0].pport, SPORT);
+	inet_ntop(AF_INET, v.e[0].peer, ip, sizeof(ip));
+	assert_string_equal(ip, PEER);
+	assert_true(v.e[0].dur_ns >= 12000000 && v.e[0].dur_ns < 1000000000);
+	assert_true(v.e[0].ttfb_ns <= v.e[0].dur_ns);
+	/* the aggregate saw the same duration */
+	assert_int_equal(stats_of(f, SL_HTTP_GET, 200).dur_sum_ns, v.e[0].dur_ns);
+}
+
+/* A head split across segments (the byte parser): the traceparent arrives in pieces. */
+static void events__split_head_traceparent(void **state)
+{
+	static const char *const req[] = { "POST /split/path HTTP/1.1\r\ntracepa", "rent: 00-4bf92f",
+					   "3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r",
+					   "\nContent-Length: 2\r\n\r\nok" };
+	struct fix *f = *state;
+	char p[SL_HT_EV_PATH + 1];
+	struct evs v;
+	size_t i;
+
+	for (i = 0; i < sizeof(req) / sizeof(req[0]); i++)
+		REQ(f, req[i]);
+	RESP(f, "HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n");
+	v = drain(f);
+	assert_int_equal(v.n, 1);
+	assert_string_equal(path_of(&v.e[0], p), "/split/path");
+	assert_trace(&v.e[0]);
+	assert_int_equal(v.e[0].method, SL_HTTP_POST);
+	assert_int_equal(v.e[0].status, 201);
+}
+
+/* Pipelined requests: one event each, in order, each with its own path; no traceparent. */
+static void events__pipelined_in_order_no_trace(void **state)
+{
+	static const char reqs[] = "GET /1 HTTP/1.1\r\n\r\nGET /two HTTP/1.1\r\n\r\n"
+				   "DELETE /3/x HTTP/1.1\r\ntraceparent: 00-zz-bad\r\n\r\n";
+	static const char resps[] = "HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx"
+				    "HTTP/1.1 404 NF\r\nContent-Length: 0\r\n\r\n"
+				    "HTTP/1.1 204 No Content\r\n\r\n";
+	struct fix *f = *state;
+	char p[SL_HT_EV_PATH + 1];
+	struct reqev_trace t;
+	struct evs v;
+
+	REQ(f, reqs);
+	RESP(f, resps);
+	v = drain(f);
+	assert_int_equal(v.n, 3);
+	assert_string_equal(path_of(&v.e[0], p), "/1");
+	assert_string_equal(path_of(&v.e[1], p), "/two");
+	assert_string_equal(path_of(&v.e[2], p), "/3/x");
+	assert_int_equal(v.e[1].status, 404);
+	assert_int_equal(v.e[2].method, SL_HTTP_DELETE);
+	assert_false(reqev_trace(&v.e[0], &t));
+	assert_false(reqev_trace(&v.e[2], &t)); /* malformed: no trace */
+}
+
+/* At most http_events_per_sec a second per CPU; the rest counted as sampled out. */
+static void events__rate_limited(void **state)
+{
+	struct fix *f = *state;
+	struct evs v;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		REQ(f, get_a);
+		RESP(f, ok_5);
+	}
+	v = drain(f);
+	assert_int_equal(v.n, 2);
+	assert_int_equal(stat_of(f, SL_STAT_EVENT_SAMPLED), 3);
+	assert_int_equal(total_count(f), 5); /* the metrics count them all */
+}
+
+static int setup_events_2(void **state)
+{
+	events_rate = 2;
+	int r = setup_events(state);
+
+	events_rate = 0;
+	return r;
+}
+
 static void switched_off__nothing(void **state)
 {
 	struct fix *f = *state;
@@ -517,6 +706,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(server_side__role_server_and_local_port,
 						setup_server, teardown),
 		cmocka_unit_test_setup_teardown(switched_off__nothing, setup_off, teardown),
+		cmocka_unit_test_setup_teardown(events__path_traceparent_timing, setup_events,
+						teardown),
+		cmocka_unit_test_setup_teardown(events__split_head_traceparent, setup_events,
+						teardown),
+		cmocka_unit_test_setup_teardown(events__pipelined_in_order_no_trace, setup_events,
+						teardown),
+		cmocka_unit_test_setup_teardown(events__rate_limited, setup_events_2, teardown),
 	};
 
 	int err;

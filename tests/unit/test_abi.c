@@ -103,6 +103,7 @@ static void sl_config__layout__pinned(void **state)
 	OFF(sl_config, flags, 4);
 	OFF(sl_config, ns_per_jiffy, 8);
 	OFF(sl_config, pol_events_per_sec, 12);
+	OFF(sl_config, http_events_per_sec, 20);
 }
 
 static void sl_stat__indices__pinned(void **state)
@@ -300,6 +301,24 @@ static void http_tel_structs__layout__pinned(void **state)
 	OFF(sl_http_dir, st, 24);
 	OFF(sl_http_dir, cand, 28);
 	SZ(sl_http_req, 16);
+	OFF(sl_http_req, cap, 14);
+	SZ(sl_http_cap, 136);
+	OFF(sl_http_cap, path, 16);
+	OFF(sl_http_cap, tp, 80);
+	SZ(sl_http_event, 200);
+	OFF(sl_http_event, local, 24);
+	OFF(sl_http_event, req_bytes, 56);
+	OFF(sl_http_event, lport, 68);
+	OFF(sl_http_event, family, 74);
+	OFF(sl_http_event, path_len, 77);
+	OFF(sl_http_event, path, 80);
+	OFF(sl_http_event, tp, 144);
+	/* slot numbers + 1 fit sl_http_req.cap; paths and ids copy a word at a time */
+	assert_true(SL_HT_CAP_SLOTS < 65536);
+	assert_int_equal(SL_HT_CAP_SLOTS & (SL_HT_CAP_SLOTS - 1), 0);
+	assert_int_equal(SL_HT_CAP & (SL_HT_CAP - 1), 0);
+	assert_int_equal(SL_HT_EV_PATH % 8, 0);
+	assert_int_equal(SL_HT_EV_TP % 8, 0);
 	SZ(sl_http_flow, 224);
 	OFF(sl_http_flow, q, 64);
 	OFF(sl_http_flow, resp_ts, 192);

@@ -2,7 +2,8 @@
 /*
  * agent/telemetry: the series table's cardinality control (equal label sets summed, a limit
  * per group, an overflow series, admission that sticks, series that go when nothing feeds
- * them), Prometheus label escaping and text output, and the label allow-list parser.
+ * them), Prometheus label escaping and text output, and the label allow-list parser; request
+ * events' path and W3C traceparent, and the spans made of them as OTLP/JSON.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -14,8 +15,13 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <arpa/inet.h>
+
+#include <cjson/cJSON.h>
 
 #include "agent/telemetry/l4.h"
+#include "agent/telemetry/reqev.h"
+#include "agent/telemetry/spans.h"
 #include "agent/telemetry/series.h"
 
 struct want {
@@ -226,6 +232,158 @@ static void otlp__families_as_cumulative_sums_and_histograms(void **state)
 	tel_series_free(t);
 }
 
+static struct sl_http_event ev(const char *path, const char *tp)
+{
+	struct sl_http_event e = { .method = SL_HTTP_POST, .status = 503, .family = SL_AF_INET,
+				   .role = SL_L4_SERVER, .lport = 8080, .pport = 40000,
+				   .dur_ns = 25000000, .ttfb_ns = 1000000 };
+
+	e.local[0] = htonl(0x0a000001);
+	e.peer[0] = htonl(0x0a000002);
+	e.path_len = (uint8_t)strnlen(path, SL_HT_EV_PATH);
+	memcpy(e.path, path, e.path_len);
+	e.tp_len = (uint8_t)strnlen(tp, SL_HT_EV_TP);
+	memcpy(e.tp, tp, e.tp_len);
+	return e;
+}
+
+static void reqev__path_cut_at_space_truncation_flagged(void **state)
+{
+	char p[SL_HT_EV_PATH + 1], longp[SL_HT_EV_PATH + 1];
+	struct sl_http_event e;
+	bool trunc;
+
+	(void)state;
+	e = ev("/a/b?c=d HTTP/1.1\r\nHost", "");
+	assert_int_equal(reqev_path(&e, p, sizeof(p), &trunc), 8);
+	assert_string_equal(p, "/a/b?c=d");
+	assert_false(trunc);
+	memset(longp, 'x', SL_HT_EV_PATH);
+	longp[0] = '/';
+	longp[SL_HT_EV_PATH] = '\0';
+	e = ev(longp, "");
+	assert_int_equal(reqev_path(&e, p, sizeof(p), &trunc), SL_HT_EV_PATH);
+	assert_true(trunc);
+	e = ev("/split", ""); /* the capture ended inside the line */
+	reqev_path(&e, p, sizeof(p), &trunc);
+	assert_true(trunc);
+}
+
+static void reqev__traceparent_w3c_rules(void **state)
+{
+	static const char *const bad[] = {
+		"",
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",	 /* short */
+		"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", /* upper case */
+		"00-00000000000000000000000000000000-00f067aa0ba902b7-01", /* zero trace id */
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01", /* zero parent */
+		"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", /* version ff */
+		"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-", /* 00 is 55 chars */
+		"00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+	};
+	struct reqev_trace t;
+	struct sl_http_event e;
+	char hex[33];
+	size_t i;
+
+	(void)state;
+	e = ev("/", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	assert_true(reqev_trace(&e, &t));
+	reqev_hex(t.trace_id, 16, hex);
+	assert_string_equal(hex, "4bf92f3577b34da6a3ce929d0e0e4736");
+	reqev_hex(t.parent_id, 8, hex);
+	assert_string_equal(hex, "00f067aa0ba902b7");
+	assert_int_equal(t.flags, 1);
+	/* a later version may carry more after a '-' */
+	e = ev("/", "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-x");
+	assert_true(reqev_trace(&e, &t));
+	assert_int_equal(t.flags, 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		e = ev("/", bad[i]);
+		assert_false(reqev_trace(&e, &t));
+	}
+}
+
+static void namer(void *ctx, const __u32 *addr, __u8 family, struct spans_who *w)
+{
+	(void)ctx;
+	(void)family;
+	if (addr[0] == htonl(0x0a000001)) {
+		w->ns = "shop";
+		w->pod = "web-1";
+		w->service = "web";
+	}
+}
+
+static const cJSON *attr(const cJSON *attrs, const char *k)
+{
+	const cJSON *a;
+
+	cJSON_ArrayForEach(a, attrs) {
+		if (!strcmp(cJSON_GetStringValue(cJSON_GetObjectItem(a, "key")), k))
+			return cJSON_GetArrayItem(cJSON_GetObjectItem(a, "value"), 0);
+	}
+	return NULL;
+}
+
+static void spans__otlp_json_traced_only_bounded(void **state)
+{
+	struct sl_http_event e = ev("/cart HTTP/1.1", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+	struct sl_http_event plain = ev("/x HTTP/1.1", "");
+	struct spans_stats st;
+	struct spans *s;
+	const cJSON *rs, *sp, *attrs;
+	cJSON *doc;
+	char *body;
+
+	(void)state;
+	assert_int_equal(spans_new(2, &s), 0);
+	assert_null(spans_take_otlp(s, namer, NULL)); /* nothing waits */
+	assert_false(spans_add(s, &plain, 1000000000ull));
+	assert_true(spans_add(s, &e, 2000000000ull));
+	body = spans_take_otlp(s, namer, NULL);
+	assert_non_null(body);
+	doc = cJSON_Parse(body);
+	free(body);
+	rs = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "resourceSpans"), 0);
+	assert_null(cJSON_GetObjectItem(rs, "_key"));
+	attrs = cJSON_GetObjectItem(cJSON_GetObjectItem(rs, "resource"), "attributes");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "service.name")), "web");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "k8s.pod.name")), "web-1");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "k8s.namespace.name")), "shop");
+	sp = cJSON_GetArrayItem(
+		cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(rs, "scopeSpans"), 0),
+				    "spans"),
+		0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "traceId")),
+			    "4bf92f3577b34da6a3ce929d0e0e4736");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "parentSpanId")),
+			    "00f067aa0ba902b7");
+	assert_int_equal(strlen(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "spanId"))), 16);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "name")), "POST");
+	assert_int_equal(cJSON_GetObjectItem(sp, "kind")->valueint, 2);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "startTimeUnixNano")),
+			    "1975000000");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(sp, "endTimeUnixNano")),
+			    "2000000000");
+	attrs = cJSON_GetObjectItem(sp, "attributes");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "url.path")), "/cart");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "http.response.status_code")), "503");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "client.address")), "10.0.0.2");
+	assert_string_equal(cJSON_GetStringValue(attr(attrs, "error.type")), "503");
+	assert_int_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(sp, "status"), "code")->valueint, 2);
+	cJSON_Delete(doc);
+	/* a full queue drops the oldest */
+	assert_true(spans_add(s, &e, 1));
+	assert_true(spans_add(s, &e, 2));
+	assert_true(spans_add(s, &e, 3));
+	spans_stats_get(s, &st);
+	assert_int_equal(st.queued, 2);
+	assert_int_equal(st.dropped, 1);
+	assert_int_equal(st.taken, 1);
+	spans_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -235,6 +393,9 @@ int main(void)
 		cmocka_unit_test(write__counters_and_cumulative_histogram),
 		cmocka_unit_test(labels_parse__default_list_and_errors),
 		cmocka_unit_test(otlp__families_as_cumulative_sums_and_histograms),
+		cmocka_unit_test(reqev__path_cut_at_space_truncation_flagged),
+		cmocka_unit_test(reqev__traceparent_w3c_rules),
+		cmocka_unit_test(spans__otlp_json_traced_only_bounded),
 	};
 
 	return cmocka_run_group_tests_name("telemetry", tests, NULL, NULL);
