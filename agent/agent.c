@@ -62,6 +62,7 @@ struct agent {
 	struct otlp *otlp;	       /* OTLP push; NULL without otlp_endpoint */
 	struct spans *spans;	       /* spans waiting for the OTLP push; NULL without one */
 	uint64_t start_unix_ns;	       /* when the agent started: the start of cumulative sums */
+	uint64_t l4_flushed_ms;	       /* the last L4 flush (CLOCK_MONOTONIC); flows thread only */
 };
 
 static char *otlp_build(void *ctx, enum otlp_signal sig);
@@ -366,6 +367,43 @@ static bool ep_netns_of(const struct store *st, const struct sl_l7_kill *k, char
 #define REAP_MAX 64
 
 /*
+ * Runs the TCP socket iterator of link_fd to its end in the network namespace at path (where
+ * it must be created to see that namespace's sockets), from this thread, which it puts back
+ * in its own namespace. Returns 0, or -1 with errno.
+ */
+static int iter_in_netns(const char *path, int link_fd)
+{
+	int self, nfd, it, r = -1, e = 0;
+	char buf[128];
+
+	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (self < 0)
+		return -1;
+	nfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (nfd >= 0 && setns(nfd, CLONE_NEWNET) == 0) {
+		it = bpf_iter_create(link_fd);
+		if (it >= 0) {
+			while (read(it, buf, sizeof(buf)) > 0)
+				;
+			close(it);
+			r = 0;
+		} else {
+			e = errno;
+		}
+		if (setns(self, CLONE_NEWNET) < 0)
+			log_err("agent", "cannot return to the agent's netns", "err=\"%s\"",
+				strerror(errno));
+	} else {
+		e = errno;
+	}
+	if (nfd >= 0)
+		close(nfd);
+	close(self);
+	errno = e;
+	return r;
+}
+
+/*
  * Resets the connections sluice_l7_kill names (denied request heads too short for a 403): runs
  * the sluice_l7_reset iterator in the network namespace of each one's pod, which is where an
  * iterator must be created to see its sockets. On the flows thread, every 100 ms; an empty map
@@ -376,10 +414,10 @@ static void l7_reap(void *ctx)
 {
 	struct agent *a = ctx;
 	int kfd = loader_map_fd(a->loader, "sluice_l7_kill"), lfd = loader_l7_reset_link(a->loader);
-	char paths[8][256], p[256], buf[128];
+	char paths[8][256], p[256];
 	__u64 keys[REAP_MAX], key;
 	bool later[REAP_MAX];
-	int self, nfd, it, r;
+	int r;
 	size_t n = 0, n_paths = 0, i, k;
 	struct sl_l7_kill v;
 
@@ -399,31 +437,64 @@ static void l7_reap(void *ctx)
 		n++;
 	}
 	pthread_mutex_unlock(&a->lock);
-	self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
-	for (i = 0; self >= 0 && i < n_paths; i++) {
-		nfd = open(paths[i], O_RDONLY | O_CLOEXEC);
-		if (nfd >= 0 && setns(nfd, CLONE_NEWNET) == 0) {
-			it = bpf_iter_create(lfd);
-			while (it >= 0 && read(it, buf, sizeof(buf)) > 0)
-				;
-			if (it >= 0)
-				close(it);
-			if (setns(self, CLONE_NEWNET) < 0)
-				log_err("agent", "cannot return to the agent's netns", "err=\"%s\"",
-					strerror(errno));
-		} else {
+	for (i = 0; i < n_paths; i++)
+		if (iter_in_netns(paths[i], lfd) < 0)
 			log_warn("agent", "cannot reset HTTP connections in a pod's netns",
 				 "netns=%s err=\"%s\"", paths[i], strerror(errno));
-		}
-		if (nfd >= 0)
-			close(nfd);
-	}
-	if (self >= 0)
-		close(self);
 	/* what the iterator found it deleted; the rest is gone or unreachable */
 	for (k = 0; k < n; k++)
 		if (!later[k])
 			(void)bpf_map_delete_elem(kfd, &keys[k]);
+}
+
+#define L4_FLUSH_MS 1000
+#define L4_FLUSH_MAX 4096 /* pods' namespaces flushed per round */
+
+/*
+ * Every L4_FLUSH_MS: the sluice_l4_flush iterator in each local pod's network namespace, so
+ * live connections' bytes reach sluice_l4_flow while they last. On the flows thread.
+ */
+static void l4_flush_tick(struct agent *a)
+{
+	int lfd = loader_l4_flush_link(a->loader);
+	const struct store_ep *e;
+	struct timespec ts;
+	char (*paths)[256];
+	size_t n = 0, i, j;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	if (lfd < 0 || now - a->l4_flushed_ms < L4_FLUSH_MS)
+		return;
+	a->l4_flushed_ms = now;
+	pthread_mutex_lock(&a->lock);
+	paths = calloc(store_ep_count(a->store) ? store_ep_count(a->store) : 1, sizeof(*paths));
+	for (i = 0; paths && i < store_ep_count(a->store) && n < L4_FLUSH_MAX; i++) {
+		e = store_ep_at(a->store, i);
+		if (!e->netns[0])
+			continue;
+		for (j = 0; j < n && strcmp(paths[j], e->netns); j++)
+			;
+		if (j == n)
+			snprintf(paths[n++], sizeof(paths[0]), "%s", e->netns);
+	}
+	pthread_mutex_unlock(&a->lock);
+	for (i = 0; i < n; i++)
+		if (iter_in_netns(paths[i], lfd) < 0)
+			log_debug("agent", "cannot flush L4 counters in a pod's netns",
+				  "netns=%s err=\"%s\"", paths[i], strerror(errno));
+	free(paths);
+}
+
+/* The flows thread's tick, every 100 ms. */
+static void agent_tick(void *ctx)
+{
+	struct agent *a = ctx;
+
+	if (loader_l7_reset_link(a->loader) >= 0)
+		l7_reap(a);
+	l4_flush_tick(a);
 }
 
 /* The uplink's addresses (NodePorts answer on them); none without an uplink. */
@@ -535,8 +606,8 @@ int agent_new(const struct agent_config *cfg, struct agent **ret_agent, char *er
 			   loader_map_fd(a->loader, "sluice_http_events"), FLOWS_KEEP, &a->flows)) < 0)
 		log_warn("agent", "flow events unavailable, `sluice observe` will show none",
 			 "err=\"%s\"", strerror(-r));
-	else if (loader_l7_reset_link(a->loader) >= 0)
-		flows_set_tick(a->flows, l7_reap, a);
+	else
+		flows_set_tick(a->flows, agent_tick, a);
 	if (cfg->otlp_endpoint[0] && a->flows && lo.http_events_per_sec) {
 		r = spans_new(SPANS_DEFAULT_MAX, &a->spans);
 		if (r < 0)

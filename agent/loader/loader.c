@@ -23,6 +23,7 @@
 #include "sl_abi.h"
 #include "sock_lb.skel.h"
 #include "l7_http.skel.h"
+#include "l4_flush.skel.h"
 #include "l7_reset.skel.h"
 #include "sockops.skel.h"
 #include "tc_pod.skel.h"
@@ -40,6 +41,8 @@ struct loader {
 	char l7_err[256];
 	struct l7_reset *l7r;	       /* NULL: connections without room for a 403 are not reset */
 	struct bpf_link *l7r_link;     /* its iterator, for bpf_iter_create */
+	struct l4_flush *l4f;	       /* NULL: live connections' L4 counters move at close only */
+	struct bpf_link *l4f_link;
 	struct bpf_program *progs[LOADER_MAX_PROGS];
 	char xdp_mode[16];
 	size_t n_progs;
@@ -352,6 +355,44 @@ fail:
  * A kernel without what they need (sk_skb stream parsers, bpf_cast_to_kern_ctx, the BTF of
  * struct sk_skb_cb) leaves HTTPPolicy unenforced with the reason logged; everything else runs.
  */
+/*
+ * The L4 flush iterator (l4_flush.bpf.c), with L4 telemetry on. A tracing program: a kernel
+ * may refuse it, and then a connection's bytes are added when it closes, as said in the log.
+ */
+static void l4_flush_load(struct loader *l, const struct loader_opts *opts, const char *maps_dir)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .pin_root_path = maps_dir);
+	int r;
+
+	if (!opts->l4_telemetry)
+		return;
+	l->l4f = l4_flush__open_opts(&oo);
+	r = l->l4f ? 0 : -errno;
+	if (!r) {
+		l->l4f->rodata->sl_cfg.flags = SL_CFG_F_L4_TELEMETRY;
+		l->l4f->rodata->sl_cfg.sk_slots_mask = SL_SK_SLOTS - 1;
+		sizes_apply(l->l4f->obj, &opts->sizes);
+		r = l4_flush__load(l->l4f);
+	}
+	if (!r) {
+		l->l4f_link = bpf_program__attach_iter(l->l4f->progs.sluice_l4_flush, NULL);
+		r = l->l4f_link ? 0 : -errno;
+	}
+	if (r < 0) {
+		log_warn("loader",
+			 "L4 counters of live connections not flushed: bytes, segments and "
+			 "retransmissions are added when a connection closes",
+			 "err=\"%s\"", strerror(-r));
+		l4_flush__destroy(l->l4f);
+		l->l4f = NULL;
+	}
+}
+
+int loader_l4_flush_link(const struct loader *l)
+{
+	return l->l4f_link ? bpf_link__fd(l->l4f_link) : -1;
+}
+
 static void l7_load(struct loader *l, const struct loader_opts *opts, unsigned int hz,
 		    const char *maps_dir)
 {
@@ -508,6 +549,7 @@ int loader_new(const struct loader_opts *opts, struct loader **ret_loader, char 
 		OPEN_LOAD(sock_lb, sock_lb);
 #undef OPEN_LOAD
 	}
+	l4_flush_load(l, opts, maps_dir);
 	l7_load(l, opts, hz, maps_dir);
 	if (!l->l7 && opts->http_policy)
 		log_warn("loader", "HTTPPolicy not enforced", "err=\"%s\"", l->l7_err);
@@ -557,6 +599,8 @@ void loader_free(struct loader *l)
 	sock_lb__destroy(l->sock_lb);
 	bpf_link__destroy(l->l7r_link);
 	l7_reset__destroy(l->l7r);
+	bpf_link__destroy(l->l4f_link);
+	l4_flush__destroy(l->l4f);
 	l7_http__destroy(l->l7);
 	free(l);
 }

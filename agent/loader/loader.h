@@ -72,6 +72,8 @@ const char *loader_xdp_mode(const struct loader *l);
  */
 int loader_l7_ready(const struct loader *l);
 const char *loader_l7_error(const struct loader *l);
+/* The sluice_l4_flush iterator's link (for bpf_iter_create), or -1 where it did not load. */
+int loader_l4_flush_link(const struct loader *l);
 /* The sluice_l7_reset iterator's link (for bpf_iter_create), or -1 where it did not load. */
 int loader_l7_reset_link(const struct loader *l);
 

@@ -2,10 +2,12 @@
 /*
  * L4 telemetry from sock_ops: the TCP connections of mesh pods, aggregated in the kernel per
  * flow (struct sl_l4_key) in the per-CPU hash sluice_l4_flow; nothing per packet.
- *   - established (active or passive): opened;
+ *   - established (active or passive): opened; the socket gets its sluice_l4_sk storage;
+ *   - while it lives, the agent's flush iterator (sluice_l4_flush, over sluice_l4_sk) adds what
+ *     its tcp_sock counted since the last flush: bytes acked and received, segments each way,
+ *     retransmissions;
  *   - state CLOSE: how it ended (closed, reset; refused or failed for a connect() that never
- *     established), and the connection's totals from its tcp_sock, added once: bytes acked and
- *     received, segments each way, retransmissions, its smoothed RTT into the histogram.
+ *     established), the rest of those totals, and its smoothed RTT into the histogram.
  * sock_ops reports state changes only to sockets that ask: TCP_CONNECT_CB and
  * PASSIVE_ESTABLISHED_CB set BPF_SOCK_OPS_STATE_CB_FLAG. A client socket also gets
  * BPF_SOCK_OPS_RTO_CB_FLAG, which marks its role for the close (a struct sock does not say
@@ -24,6 +26,19 @@
 #define L4_ECONNRESET	104
 #define L4_EPIPE	32
 #define L4_ECONNREFUSED 111
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct sl_l4_sk);
+	__uint(pinning, LIBBPF_PIN_BY_NAME); /* an agent restart keeps what was flushed */
+} sluice_l4_sk SEC(".maps");
+
+/* A connection's totals from its tcp_sock, payload only (l4_payload_*). */
+struct l4_tot {
+	__u64 tx, rx, segs_tx, segs_rx, retrans;
+};
 
 static __always_inline bool l4_on(void)
 {
@@ -121,6 +136,8 @@ static __always_inline void l4_watch(struct bpf_sock_ops *skops, __u8 role)
 
 static __always_inline void l4_opened(struct bpf_sock_ops *skops, __u8 role)
 {
+	struct bpf_sock *bsk = skops->sk;
+	struct sl_l4_sk *s;
 	struct sl_l4_key k;
 	struct sl_l4_val *v;
 
@@ -128,6 +145,13 @@ static __always_inline void l4_opened(struct bpf_sock_ops *skops, __u8 role)
 	v = l4_flow(&k);
 	if (v)
 		v->opened++;
+	if (!bsk)
+		return;
+	s = bpf_sk_storage_get(&sluice_l4_sk, bsk, NULL, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!s)
+		return; /* no memory: its totals are added at close, all at once */
+	__builtin_memset(s, 0, sizeof(*s));
+	s->key = k;
 }
 
 /*
@@ -135,10 +159,10 @@ static __always_inline void l4_opened(struct bpf_sock_ops *skops, __u8 role)
  * includes an active opener's SYN and our FIN once acked (a passive opener's SYN-ACK is not
  * counted: its snd_una is set, not advanced), bytes_received includes the peer's FIN.
  */
-static __always_inline __u64 l4_payload_acked(struct bpf_sock_ops *skops, struct tcp_sock *tp,
-					      __u8 role, __u32 old_state)
+static __always_inline __u64 l4_payload_acked(__u64 n, struct tcp_sock *tp, __u8 role,
+					      __u32 old_state)
 {
-	__u64 n = skops->bytes_acked, seq = 0;
+	__u64 seq = 0;
 
 	if (role == SL_L4_CLIENT)
 		seq++;
@@ -150,16 +174,58 @@ static __always_inline __u64 l4_payload_acked(struct bpf_sock_ops *skops, struct
 	return n > seq ? n - seq : 0;
 }
 
-static __always_inline __u64 l4_payload_received(struct bpf_sock_ops *skops,
-						 struct tcp_sock *tp)
+static __always_inline __u64 l4_payload_received(__u64 n, struct tcp_sock *tp)
 {
-	__u64 n = skops->bytes_received;
-
 	/* SOCK_DONE: tcp_fin() saw the peer's FIN */
 	if (tp && n && (tp->inet_conn.icsk_inet.sk.__sk_common.skc_flags &
 			(1ul << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
 		n--;
 	return n;
+}
+
+/* Adds to v what the connection moved since s was last brought up to t. */
+static __always_inline void l4_add(struct sl_l4_val *v, struct sl_l4_sk *s, const struct l4_tot *t)
+{
+	if (t->tx > s->bytes_tx)
+		v->bytes_tx += t->tx - s->bytes_tx;
+	if (t->rx > s->bytes_rx)
+		v->bytes_rx += t->rx - s->bytes_rx;
+	if (t->segs_tx > s->segs_tx)
+		v->segs_tx += t->segs_tx - s->segs_tx;
+	if (t->segs_rx > s->segs_rx)
+		v->segs_rx += t->segs_rx - s->segs_rx;
+	if (t->retrans > s->retrans)
+		v->retrans += t->retrans - s->retrans;
+	s->bytes_tx = t->tx > s->bytes_tx ? t->tx : s->bytes_tx;
+	s->bytes_rx = t->rx > s->bytes_rx ? t->rx : s->bytes_rx;
+	s->segs_tx = t->segs_tx > s->segs_tx ? t->segs_tx : s->segs_tx;
+	s->segs_rx = t->segs_rx > s->segs_rx ? t->segs_rx : s->segs_rx;
+	s->retrans = t->retrans > s->retrans ? t->retrans : s->retrans;
+}
+
+/*
+ * The flush iterator's work on one live connection (sluice_l4_flush): its totals so far into
+ * its flow. The FIN adjustments of l4_payload_* hold for the state it is in now.
+ */
+static __always_inline void l4_flush(struct tcp_sock *tp, struct sl_l4_sk *s)
+{
+	struct l4_tot t;
+	struct sl_l4_val *v;
+	__u32 state;
+
+	if (s->closed)
+		return;
+	state = tp->inet_conn.icsk_inet.sk.__sk_common.skc_state;
+	if (state == BPF_TCP_CLOSE || state == BPF_TCP_SYN_SENT || state == BPF_TCP_SYN_RECV)
+		return;
+	t.tx = l4_payload_acked(tp->bytes_acked, tp, s->key.role, state);
+	t.rx = l4_payload_received(tp->bytes_received, tp);
+	t.segs_tx = tp->segs_out;
+	t.segs_rx = tp->segs_in;
+	t.retrans = tp->total_retrans;
+	v = l4_flow(&s->key);
+	if (v)
+		l4_add(v, s, &t);
 }
 
 /* sock_ops STATE_CB into TCP_CLOSE from old_state. */
@@ -169,6 +235,8 @@ static __always_inline void l4_closed(struct bpf_sock_ops *skops, __u32 old_stat
 									   : SL_L4_SERVER;
 	struct bpf_sock *bsk = skops->sk;
 	struct tcp_sock *tp = NULL;
+	struct sl_l4_sk base, *s = NULL;
+	struct l4_tot t;
 	struct sl_l4_key k;
 	struct sl_l4_val *v;
 	__u32 srtt, b;
@@ -178,8 +246,20 @@ static __always_inline void l4_closed(struct bpf_sock_ops *skops, __u32 old_stat
 	v = l4_flow(&k);
 	if (!v)
 		return;
-	if (bsk)
+	if (bsk) {
 		tp = bpf_skc_to_tcp_sock(bsk);
+		s = bpf_sk_storage_get(&sluice_l4_sk, bsk, NULL, 0);
+	}
+	/* what the flushes already added (nothing if it was never flushed); no more flushes */
+	__builtin_memset(&base, 0, sizeof(base));
+	if (s) {
+		base.bytes_tx = s->bytes_tx;
+		base.bytes_rx = s->bytes_rx;
+		base.segs_tx = s->segs_tx;
+		base.segs_rx = s->segs_rx;
+		base.retrans = s->retrans;
+		s->closed = 1;
+	}
 	if (tp)
 		err = tp->inet_conn.icsk_inet.sk.sk_err;
 	if (old_state == BPF_TCP_SYN_SENT) {
@@ -195,11 +275,12 @@ static __always_inline void l4_closed(struct bpf_sock_ops *skops, __u32 old_stat
 	if (err == L4_ECONNRESET || err == L4_EPIPE ||
 	    (!err && (old_state == BPF_TCP_ESTABLISHED || old_state == BPF_TCP_CLOSE_WAIT)))
 		v->reset++;
-	v->bytes_tx += l4_payload_acked(skops, tp, role, old_state);
-	v->bytes_rx += l4_payload_received(skops, tp);
-	v->segs_tx += skops->segs_out;
-	v->segs_rx += skops->segs_in;
-	v->retrans += skops->total_retrans;
+	t.tx = l4_payload_acked(skops->bytes_acked, tp, role, old_state);
+	t.rx = l4_payload_received(skops->bytes_received, tp);
+	t.segs_tx = skops->segs_out;
+	t.segs_rx = skops->segs_in;
+	t.retrans = skops->total_retrans;
+	l4_add(v, &base, &t);
 	srtt = skops->srtt_us >> 3; /* tcp_sock keeps it in µs << 3 */
 	v->rtt_sum_us += srtt;
 	b = l4_rtt_bucket(srtt);

@@ -559,13 +559,30 @@ struct sl_l4_val {
 	__u64 reset;	 /* ... of which ended by a reset, sent or received */
 	__u64 refused;	 /* connect()s answered by a reset */
 	__u64 failed;	 /* connect()s that never established otherwise (timeout, unreachable) */
-	__u64 bytes_tx;	 /* payload bytes the peer acknowledged, counted at close */
-	__u64 bytes_rx;	 /* payload bytes received, counted at close */
-	__u64 segs_tx;	 /* segments sent (with retransmissions and pure ACKs), at close */
-	__u64 segs_rx;	 /* segments received, at close */
-	__u64 retrans;	 /* segments retransmitted, at close */
+	__u64 bytes_tx;	 /* payload bytes the peer acknowledged (flushed while open, and at close) */
+	__u64 bytes_rx;	 /* payload bytes received */
+	__u64 segs_tx;	 /* segments sent (with retransmissions and pure ACKs) */
+	__u64 segs_rx;	 /* segments received */
+	__u64 retrans;	 /* segments retransmitted */
 	__u64 rtt_sum_us; /* sum of the closed connections' smoothed RTTs */
 	__u64 rtt[SL_RTT_BUCKETS]; /* their smoothed RTTs by SL_RTT_BOUNDS_US bucket */
+};
+
+/*
+ * sluice_l4_sk (socket storage of a mesh connection, created when it is established): its flow
+ * key, and how much of its totals is already in sluice_l4_flow. The agent's flush iterator
+ * (sluice_l4_flush, on each collection) adds what a live connection moved since; the close
+ * adds the rest and sets closed, after which the iterator leaves it alone.
+ */
+struct sl_l4_sk {
+	struct sl_l4_key key;
+	__u64 bytes_tx;
+	__u64 bytes_rx;
+	__u64 segs_tx;
+	__u64 segs_rx;
+	__u64 retrans;
+	__u8 closed;
+	__u8 pad[7];
 };
 
 /*

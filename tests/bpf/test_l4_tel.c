@@ -6,6 +6,7 @@
  * network namespace. Both ends are in the cgroup, so every connection is seen twice: by the
  * client socket (role client, keyed by the server's port) and by the accepted one (role
  * server). Lost packets come from tests/bpf/drop.bpf.c at ingress of that namespace's lo.
+ * The flush iterator (l4_flush.bpf.c) shares the maps and runs in the same namespace.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +35,7 @@
 
 #include "sl_abi.h"
 #include "drop.skel.h"
+#include "l4_flush.skel.h"
 #include "sockops.skel.h"
 #include "tests/bpf/pktbuild.h"
 #include "tests/bpf/testrun.h"
@@ -45,7 +47,8 @@
 
 struct fix {
 	struct sockops *so;
-	struct bpf_link *link;
+	struct l4_flush *fl;
+	struct bpf_link *link, *fl_link;
 	int flow_fd;
 	int lfd, lfd6;
 };
@@ -89,6 +92,18 @@ static int setup(void **state)
 	if (tr_pins_clear(f->so->obj) < 0 || sockops__load(f->so) < 0)
 		return -1;
 	f->flow_fd = bpf_map__fd(f->so->maps.sluice_l4_flow);
+	f->fl = l4_flush__open();
+	if (!f->fl)
+		return -1;
+	f->fl->rodata->sl_cfg.flags = f->so->rodata->sl_cfg.flags;
+	if (tr_pins_clear(f->fl->obj) < 0 ||
+	    bpf_map__reuse_fd(f->fl->maps.sluice_l4_flow, f->flow_fd) < 0 ||
+	    bpf_map__reuse_fd(f->fl->maps.sluice_l4_sk, bpf_map__fd(f->so->maps.sluice_l4_sk)) < 0 ||
+	    l4_flush__load(f->fl) < 0)
+		return -1;
+	f->fl_link = bpf_program__attach_iter(f->fl->progs.sluice_l4_flush, NULL);
+	if (!f->fl_link)
+		return -1;
 	cg = open(tr_cg_path(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (cg < 0)
 		return -1;
@@ -121,6 +136,8 @@ static int teardown(void **state)
 	close(f->lfd);
 	close(f->lfd6);
 	bpf_link__destroy(f->link);
+	bpf_link__destroy(f->fl_link);
+	l4_flush__destroy(f->fl);
 	sockops__destroy(f->so);
 	free(f);
 	return 0;
@@ -469,6 +486,88 @@ static void service_connection__keyed_by_frontend(void **state)
 	assert_int_equal(flow_count(f), 2);
 }
 
+/* What the agent does every second: the iterator over this namespace's TCP sockets. */
+static void flush(struct fix *f)
+{
+	char buf[64];
+	int it = bpf_iter_create(bpf_link__fd(f->fl_link));
+
+	assert_true(it >= 0);
+	while (read(it, buf, sizeof(buf)) > 0)
+		;
+	close(it);
+}
+
+/*
+ * Flushes until the flow's field at off reaches want: bytes count once acknowledged, and an
+ * ACK with nothing to ride on may be delayed (40 ms or more).
+ */
+static struct sl_l4_val flush_until(struct fix *f, const struct sl_l4_key *k, size_t off,
+				    uint64_t want)
+{
+	double end = now_ms() + WAIT_MS;
+	struct sl_l4_val v;
+	uint64_t got;
+
+	for (;;) {
+		flush(f);
+		v = flow_get(f, k);
+		memcpy(&got, (const char *)&v + off, sizeof(got));
+		if (got >= want || now_ms() > end)
+			return v;
+		usleep(5000);
+	}
+}
+
+/* A long-lived connection's bytes move with each flush, and the close adds only the rest. */
+static void flush__live_connection_counted_once(void **state)
+{
+	struct fix *f = *state;
+	struct sl_l4_key ck = key_of(AF_INET, SL_L4_CLIENT, PORT, NULL, 0);
+	struct sl_l4_key sk = key_of(AF_INET, SL_L4_SERVER, PORT, NULL, 0);
+	struct conn k = conn_open(f, AF_INET);
+	struct sl_l4_val c, s;
+	char ch;
+
+	flush(f); /* nothing moved yet: nothing added */
+	c = flow_get(f, &ck);
+	assert_int_equal(c.bytes_tx + c.bytes_rx, 0);
+	send_n(k.c, 5000);
+	recv_n(k.s, 5000);
+	send_n(k.s, 700);
+	recv_n(k.c, 700);
+	c = flush_until(f, &ck, offsetof(struct sl_l4_val, bytes_tx), 5000);
+	s = flush_until(f, &sk, offsetof(struct sl_l4_val, bytes_tx), 700);
+	assert_int_equal(c.closed, 0);
+	assert_int_equal(c.bytes_tx, 5000);
+	assert_int_equal(c.bytes_rx, 700);
+	assert_int_equal(s.bytes_tx, 700);
+	assert_int_equal(s.bytes_rx, 5000);
+	assert_true(c.segs_tx >= 2 && s.segs_rx >= 2);
+	flush(f); /* again: nothing new */
+	assert_int_equal(flow_get(f, &ck).bytes_tx, 5000);
+	send_n(k.c, 3000);
+	recv_n(k.s, 3000);
+	assert_int_equal(flush_until(f, &ck, offsetof(struct sl_l4_val, bytes_tx), 8000).bytes_tx, 8000);
+	assert_int_equal(flow_get(f, &sk).bytes_rx, 8000);
+	send_n(k.c, 11);
+	recv_n(k.s, 11);
+	close(k.c);
+	assert_int_equal(recv(k.s, &ch, 1, 0), 0);
+	close(k.s);
+	c = flow_wait(f, &ck, offsetof(struct sl_l4_val, closed), 1);
+	s = flow_wait(f, &sk, offsetof(struct sl_l4_val, closed), 1);
+	flush(f); /* a closed connection is not flushed again */
+	c = flow_get(f, &ck);
+	s = flow_get(f, &sk);
+	assert_int_equal(c.closed, 1);
+	assert_int_equal(c.bytes_tx, 8011);
+	assert_int_equal(c.bytes_rx, 700);
+	assert_int_equal(s.bytes_tx, 700);
+	assert_int_equal(s.bytes_rx, 8011);
+	assert_int_equal(rtt_count(&c), 1);
+}
+
 static void switched_off__nothing_counted(void **state)
 {
 	struct fix *f = *state;
@@ -489,6 +588,7 @@ int main(void)
 		T(server_closes_first__no_reset),
 		T(retransmissions__counted_when_segments_are_lost),
 		T(service_connection__keyed_by_frontend),
+		T(flush__live_connection_counted_once),
 		cmocka_unit_test_setup_teardown(switched_off__nothing_counted, setup_off, teardown),
 	};
 #undef T

@@ -8,6 +8,8 @@
 #     on the client's side and on the servers', and the RTT histogram has one sample each;
 #   - payload bytes each way equal what nginx's access log says it read ($request_length) and
 #     sent ($bytes_sent), exactly; the refused connect is counted as refused;
+#   - a connection kept open shows its bytes within seconds (the flush iterator), and its
+#     close does not count them again;
 #   - /metrics passes `promtool check metrics`, and a real Prometheus server scraping it
 #     answers a PromQL query with the connection count;
 #   - a pod whose endpoint is released (the CNI DEL's API call) loses its series;
@@ -122,6 +124,30 @@ want "web1 received = its request_length" "$(msum sluice_tcp_received_bytes_tota
 want "web1 sent = its bytes_sent" "$(msum sluice_tcp_sent_bytes_total k8s_pod_name=web1 role=server)" "$(lsum 2 "$TMP"/access-web1.log)"
 [ "$(msum sluice_tcp_sent_segments_total k8s_pod_name=client)" -ge $((3 * (N_SVC + N_DIRECT))) ] ||
 	fail "client sent fewer than 3 segments per connection"
+
+# --- a live connection's bytes move before it closes (the flush iterator, every second) -------
+sent0=$(msum sluice_tcp_sent_bytes_total k8s_pod_name=client role=client)
+closed0=$(msum sluice_tcp_connections_closed_total k8s_pod_name=client role=client)
+REQ='GET /live HTTP/1.1\r\nHost: web1\r\n\r\n'
+in_pod client python3 -c "
+import socket, time
+s = socket.create_connection(('$WEB1', 8080))
+s.sendall(b'$REQ')
+s.recv(4096)
+time.sleep(6)
+" &
+live=$!
+reqlen=$(printf "$REQ" | wc -c)
+moved() {
+	scrape >"$TMP/metrics" &&
+		[ "$(msum sluice_tcp_sent_bytes_total k8s_pod_name=client role=client)" = $((sent0 + reqlen)) ]
+}
+wait_for 5 moved || fail "an open connection's bytes: $(msum sluice_tcp_sent_bytes_total k8s_pod_name=client role=client), want $((sent0 + reqlen))"
+want "still open" "$(msum sluice_tcp_connections_closed_total k8s_pod_name=client role=client)" "$closed0"
+wait $live || fail "the live connection's client failed"
+closed_live() { scrape >"$TMP/metrics" && [ "$(msum sluice_tcp_connections_closed_total k8s_pod_name=client role=client)" = $((closed0 + 1)) ]; }
+wait_for 5 closed_live || fail "the live connection's close not counted"
+want "its bytes counted once" "$(msum sluice_tcp_sent_bytes_total k8s_pod_name=client role=client)" $((sent0 + reqlen))
 
 # --- the exposition format, and a real Prometheus ----------------------------------------------
 promtool check metrics <"$TMP/metrics" >"$TMP/promtool.out" 2>&1 ||
