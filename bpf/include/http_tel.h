@@ -704,24 +704,39 @@ static __always_inline __u8 ht_b(const __u8 *buf, __u32 off)
 	return buf[off & (HT_BUF - 1)];
 }
 
-/* One word of ht_nl's scan: bpf_loop callback (verified once, however long the scan). */
-static long ht_nl_word(__u32 idx, void *ctx)
+#define HT_NL_WORDS 4 /* words one scan step looks at */
+
+/*
+ * Step idx of ht_nl's scan: HT_NL_WORDS words from nl_from + idx * 8 * HT_NL_WORDS. Sets
+ * s->r.nl and returns 1 at the first '\n' (or the end); 0: go on.
+ */
+static __always_inline long ht_nl_step(struct ht_ctx *c, __u32 idx)
 {
-	struct ht_ctx *c = ctx;
-	__u32 o = c->s->r.nl_from + idx * 8, k;
+	const __u8 *buf = c->s->buf;
+	__u32 fn = c->s->r.fn, o = c->s->r.nl_from + idx * 8 * HT_NL_WORDS, k, i;
 	__u64 x, m;
 
-	if (o >= c->s->r.fn)
+#pragma unroll
+	for (i = 0; i < HT_NL_WORDS; i++, o += 8) {
+		if (o >= fn)
+			return 1;
+		x = ht_w(buf, o) ^ (0x0aull * HT_ONES);
+		m = (x - HT_ONES) & ~x & HT_HIGHS; /* the lowest set bit marks the first '\n' */
+		if (!m)
+			continue;
+		/* its byte index, without a loop: count the bytes below the lowest set bit */
+		k = (__u32)(((((m & -m) >> 7) - 1) & HT_ONES) * HT_ONES >> 56);
+		if (o + k < fn)
+			c->s->r.nl = (int)(o + k);
 		return 1;
-	x = ht_w(c->s->buf, o) ^ (0x0aull * HT_ONES);
-	m = (x - HT_ONES) & ~x & HT_HIGHS; /* the lowest set bit marks the first '\n' */
-	if (!m)
-		return 0;
-	/* its byte index, without a loop: count the bytes below the lowest set bit */
-	k = (__u32)(((((m & -m) >> 7) - 1) & HT_ONES) * HT_ONES >> 56);
-	if (o + k < c->s->r.fn)
-		c->s->r.nl = (int)(o + k);
-	return 1;
+	}
+	return 0;
+}
+
+/* The scan's later steps: bpf_loop callback (verified once, however long the line). */
+static long ht_nl_word(__u32 idx, void *ctx)
+{
+	return ht_nl_step(ctx, idx + 1);
 }
 
 /* The offset of the first '\n' in c->s->buf at or after from and below c->s->r.fn, or -1. */
@@ -729,7 +744,9 @@ static __always_inline int ht_nl(struct ht_ctx *c, __u32 from)
 {
 	c->s->r.nl_from = from;
 	c->s->r.nl = -1;
-	bpf_loop(HT_BUF / 8 + 1, ht_nl_word, c, 0);
+	/* most lines end within the first step: it is inline, the rest a loop of calls */
+	if (!ht_nl_step(c, 0))
+		bpf_loop(HT_BUF / (8 * HT_NL_WORDS), ht_nl_word, c, 0);
 	return c->s->r.nl;
 }
 
@@ -743,13 +760,12 @@ static __always_inline __u32 ht_ws(const __u8 *buf, __u32 v, __u32 nl)
 	return v;
 }
 
-/* One line of a head: bpf_loop callback, 1 ends the scan (head found, or bail). */
-static long ht_fast_line(__u32 idx, void *ctx)
+/* One line of a head, at s->r.fpos: 1 ends the scan (head found, or bail). */
+static __always_inline long ht_line(struct ht_ctx *c)
 {
 	static const char cl1[8] = "content-", cl2[8] = "length:", te1[8] = "transfer",
 			  te2[8] = "-encodin", ch[8] = "chunked", tp1[8] = "tracepar",
 			  tp2[8] = "ent:";
-	struct ht_ctx *c = ctx;
 	const __u8 *buf = c->s->buf;
 	__u32 pos = c->s->r.fpos, v, i;
 	__u64 w;
@@ -814,6 +830,12 @@ static long ht_fast_line(__u32 idx, void *ctx)
 bail:
 	c->s->r.fbail = 1;
 	return 1;
+}
+
+/* One line of a head: bpf_loop callback, 1 ends the scan. */
+static long ht_fast_line(__u32 idx, void *ctx)
+{
+	return ht_line(ctx);
 }
 
 /*
@@ -920,7 +942,7 @@ static long ht_round(__u32 idx, void *ctx)
 			d->st = HT_CHUNK_END;
 		else
 			ht_msg_done(c, c->s->r.tseq + (c->s->r.off - c->s->r.toff));
-		return 0;
+		return c->s->r.off >= c->s->r.end; /* no call just to find the end */
 	}
 	if (d->st == HT_UNTIL_CLOSE) {
 		c->s->r.off = c->s->r.end;
@@ -942,7 +964,7 @@ static long ht_round(__u32 idx, void *ctx)
 	if (!c->s->r.used)
 		bpf_loop(n, ht_byte, c, 0);
 	c->s->r.off += c->s->r.used;
-	return 0;
+	return c->s->r.off >= c->s->r.end;
 }
 
 /* The TCP header fields the parser needs, and where the payload is. */
