@@ -77,7 +77,7 @@ static const char *const map_names[] = {
 	"sluice_ct", "sluice_sk_rev", "sluice_affinity", "sluice_maglev",
 	"sluice_ipcache", "sluice_policy", "sluice_pol_ct", "sluice_l7_port", "sluice_l7_rule",
 	"sluice_l7_socks", "sluice_l7_conn", "sluice_l7_kill", "sluice_l4_flow",
-	"sluice_http_flow", "sluice_http_stats",
+	"sluice_http_flow", "sluice_http_stats", "sluice_l4_drop",
 };
 
 static const char *const stat_names[SL_STAT_MAX] = {
@@ -127,6 +127,7 @@ static const char *const stat_names[SL_STAT_MAX] = {
 	[SL_STAT_HTTP_REQ] = "http_telemetry_requests",
 	[SL_STAT_HTTP_LOST] = "http_telemetry_framing_lost",
 	[SL_STAT_HTTP_FULL] = "http_stats_full",
+	[SL_STAT_L4_DROP_FULL] = "l4_drop_full",
 };
 
 static double mono_ms(void)
@@ -822,7 +823,8 @@ static char *api_cni(struct agent *a, const char *body, size_t len, bool add, in
 	/* a new pod at an address, or none: the address's L4 flows are no longer its pod's */
 	for (int k = 0; k < ep.n_ips; k++) {
 		if (a->tel_l4)
-			tel_l4_forget(loader_map_fd(a->loader, "sluice_l4_flow"), ep.ips[k]);
+			tel_l4_forget(loader_map_fd(a->loader, "sluice_l4_flow"),
+				      loader_map_fd(a->loader, "sluice_l4_drop"), ep.ips[k]);
 		if (a->tel_http)
 			tel_http_forget(loader_map_fd(a->loader, "sluice_http_stats"), ep.ips[k]);
 	}
@@ -1262,7 +1264,8 @@ static int telemetry_collect(struct agent *a, const struct tel_names *n)
 	int r = 0;
 
 	if (a->tel_l4)
-		r = tel_l4_collect(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"), n);
+		r = tel_l4_collect(a->tel_l4, loader_map_fd(a->loader, "sluice_l4_flow"),
+				   loader_map_fd(a->loader, "sluice_l4_drop"), n);
 	if (r < 0)
 		log_warn("agent", "L4 telemetry not collected", "err=\"%s\"", strerror(-r));
 	if (r >= 0 && a->tel_http)
@@ -1436,8 +1439,10 @@ static void telemetry_write(struct agent *a, FILE *f)
 		tel_http_prom(a->tel_http, f);
 	fprintf(f, "# HELP sluice_telemetry_series Series of a metric group, and the label sets "
 		   "summed into its overflow series.\n# TYPE sluice_telemetry_series gauge\n");
-	if (a->tel_l4)
+	if (a->tel_l4) {
 		tel_series_gauge(f, "tcp", tel_l4_series(a->tel_l4));
+		tel_series_gauge(f, "drops", tel_l4_drop_series(a->tel_l4));
+	}
 	if (a->tel_http) {
 		tel_series_gauge(f, "http_server", tel_http_series(a->tel_http, true));
 		tel_series_gauge(f, "http_client", tel_http_series(a->tel_http, false));

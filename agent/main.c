@@ -109,6 +109,7 @@ static int config_number(const char *path, const cJSON *it, struct agent_config 
 		N("policy_track_flows", policy_track_flows, 0, 1),
 		N("http_policy", http_policy, 0, 1),
 		N("map_size_l4_flows", sizes.l4_flows, 16, 1u << 24),
+		N("map_size_l4_drops", sizes.l4_drops, 16, 1u << 24),
 		N("l4_telemetry", l4_telemetry, 0, 1),
 		N("http_telemetry", http_telemetry, 0, 1),
 		N("http_events_per_sec", http_events_per_sec, 0, 1000000),

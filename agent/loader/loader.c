@@ -234,7 +234,8 @@ static void sizes_apply(struct bpf_object *obj, const struct loader_map_sizes *s
 		S("sluice_pol_ct", pol_ct),
 		S("sluice_l7_port", l7_ports), S("sluice_l7_rule", l7_rules),
 		S("sluice_l7_socks", l7_socks), S("sluice_l7_conn", l7_socks),
-		S("sluice_l4_flow", l4_flows), S("sluice_http_flow", http_flows),
+		S("sluice_l4_flow", l4_flows), S("sluice_l4_drop", l4_drops),
+		S("sluice_http_flow", http_flows),
 		S("sluice_http_stats", http_stats),
 #undef S
 	};

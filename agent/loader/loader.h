@@ -26,6 +26,7 @@ struct loader_map_sizes {
 	unsigned int l7_rules;
 	unsigned int l7_socks; /* sluice_l7_socks and sluice_l7_conn */
 	unsigned int l4_flows; /* sluice_l4_flow */
+	unsigned int l4_drops; /* sluice_l4_drop */
 	unsigned int http_flows; /* sluice_http_flow */
 	unsigned int http_stats; /* sluice_http_stats */
 };

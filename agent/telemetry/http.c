@@ -21,6 +21,11 @@ static const char *const method_names[SL_HTTP_METHOD_MAX] = {
 	[SL_HTTP_OTHER] = "_OTHER",
 };
 
+const char *tel_http_method_name(unsigned int m)
+{
+	return m < SL_HTTP_METHOD_MAX && method_names[m] ? method_names[m] : "_OTHER";
+}
+
 struct tel_http {
 	unsigned int mask;
 	struct tel_series *srv, *cli;

@@ -30,6 +30,9 @@ int tel_http_otlp(const struct tel_http *t, cJSON *metrics, uint64_t start_ns, u
 /* The series table of the server or the client side, as of the last tel_http_collect. */
 const struct tel_series *tel_http_series(const struct tel_http *t, bool server);
 
+/* The OpenTelemetry name of an enum sl_http_method: GET ..., or _OTHER. */
+const char *tel_http_method_name(unsigned int m);
+
 /* Deletes the aggregates of a local address (textual), as when its pod goes. */
 void tel_http_forget(int stats_fd, const char *ip);
 

@@ -20,6 +20,7 @@ static const char *const label_names[TEL_LABEL_MAX] = {
 	[TEL_HTTP_METHOD] = "http_request_method",
 	[TEL_HTTP_STATUS] = "http_response_status_code",
 	[TEL_ERROR_TYPE] = "error_type",
+	[TEL_IO_DIRECTION] = "network_io_direction",
 };
 
 const char *tel_label_name(enum tel_label l)
@@ -56,7 +57,7 @@ int tel_labels_parse(const char *list, unsigned int *ret_mask, char *err, size_t
 				 "of k8s_namespace_name, k8s_pod_name, role, network_transport, "
 				 "server_port, service_name, service_namespace, peer_k8s_namespace_name, "
 				 "peer_k8s_pod_name, network_peer_address, http_request_method, "
-				 "http_response_status_code, error_type)",
+				 "http_response_status_code, error_type, network_io_direction)",
 				 tok);
 			return -EINVAL;
 		}
@@ -412,6 +413,7 @@ static const struct {
 	{ "http_request_method", "http.request.method", false },
 	{ "http_response_status_code", "http.response.status_code", true },
 	{ "error_type", "error.type", false },
+	{ "network_io_direction", "network.io.direction", false },
 };
 
 /* Calls fn for each name and value of a series' labels (k="v",... as tel_label_append writes

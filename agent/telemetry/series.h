@@ -36,7 +36,8 @@ enum tel_label {
 	TEL_PEER_ADDRESS,   /* network_peer_address: its address (not allowed by default) */
 	TEL_HTTP_METHOD,    /* http_request_method (HTTP metrics): GET ..., or _OTHER */
 	TEL_HTTP_STATUS,    /* http_response_status_code */
-	TEL_ERROR_TYPE,	    /* error_type: the status code of a failed request (HTTP) */
+	TEL_ERROR_TYPE,	    /* error_type: the status code of a failed request (HTTP); why a drop */
+	TEL_IO_DIRECTION,   /* network_io_direction: transmit (the pod sent it) or receive (drops) */
 	TEL_LABEL_MAX,
 };
 

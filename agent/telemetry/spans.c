@@ -11,14 +11,8 @@
 #include <arpa/inet.h>
 #include <cjson/cJSON.h>
 
+#include "agent/telemetry/http.h"
 #include "agent/telemetry/reqev.h"
-
-static const char *const methods[SL_HTTP_METHOD_MAX] = {
-	[SL_HTTP_GET] = "GET",	       [SL_HTTP_HEAD] = "HEAD",	      [SL_HTTP_POST] = "POST",
-	[SL_HTTP_PUT] = "PUT",	       [SL_HTTP_DELETE] = "DELETE",   [SL_HTTP_CONNECT] = "CONNECT",
-	[SL_HTTP_OPTIONS] = "OPTIONS", [SL_HTTP_TRACE] = "TRACE",     [SL_HTTP_PATCH] = "PATCH",
-	[SL_HTTP_OTHER] = "_OTHER",
-};
 
 struct span {
 	struct sl_http_event e;
@@ -130,7 +124,7 @@ static cJSON *span_json(const struct span *sp)
 	bool server = e->role == SL_L4_SERVER, trunc;
 	cJSON *o = cJSON_CreateObject(), *attrs;
 	char hex[33], path[SL_HT_EV_PATH + 1], ip[INET6_ADDRSTRLEN];
-	const char *m = e->method < SL_HTTP_METHOD_MAX ? methods[e->method] : "_OTHER";
+	const char *m = tel_http_method_name(e->method);
 
 	reqev_hex(sp->t.trace_id, 16, hex);
 	cJSON_AddStringToObject(o, "traceId", hex);

@@ -210,6 +210,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } sluice_l4_flow SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, SL_MAX_L4_DROPS);
+	__type(key, struct sl_l4_dkey);
+	__type(value, struct sl_l4_dval);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} sluice_l4_drop SEC(".maps");
+
 /* HTTP telemetry: per-connection parser state and per-CPU request aggregates (sl_abi.h). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);

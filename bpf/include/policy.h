@@ -15,6 +15,7 @@
 #define SL_BPF_POLICY_H
 
 #include "common.h"
+#include "droptel.h"
 #include "events.h"
 #include "lb.h"
 #include "maps.h"
@@ -235,6 +236,8 @@ static __always_inline int pol_judge(const struct pkt *p, const struct sl_ep_val
 	}
 	stat_add(SL_STAT_POL_ALLOWED + reason, len);
 	pol_event(p, ep->ep_id, id, policy, dir, reason);
+	if (reason != SL_POL_R_ALLOWED)
+		l4_drop(p, dir, (__u8)reason, len);
 	return reason == SL_POL_R_ALLOWED ? 0 : -reason;
 }
 

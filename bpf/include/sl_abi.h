@@ -505,6 +505,7 @@ enum sl_stat {
 	SL_STAT_HTTP_REQ,	 /* HTTP request and response pair seen by the telemetry parser */
 	SL_STAT_HTTP_LOST,	 /* HTTP connection whose framing the parser lost (gap, upgrade...) */
 	SL_STAT_HTTP_FULL,	 /* HTTP telemetry lost: sluice_http_stats full */
+	SL_STAT_L4_DROP_FULL,	 /* a drop not counted per flow: sluice_l4_drop full */
 	SL_STAT_MAX,
 };
 
@@ -566,6 +567,33 @@ struct sl_l4_val {
 	__u64 retrans;	 /* segments retransmitted */
 	__u64 rtt_sum_us; /* sum of the closed connections' smoothed RTTs */
 	__u64 rtt[SL_RTT_BUCKETS]; /* their smoothed RTTs by SL_RTT_BOUNDS_US bucket */
+};
+
+/*
+ * sluice_l4_drop: packets of a pod's flows the datapath dropped, per CPU, by (pod, peer,
+ * destination port, protocol, direction, reason), with L4 telemetry on. Counted at tc on the
+ * pod's veth where the drop happens: a policy denial (enum sl_pol_reason: no rule, fragment,
+ * unknown L4 header), a Service without backends (SL_DROP_NO_BACKEND). A spoofed source names
+ * no pod of its own: it is counted node-wide only (SL_STAT_POL_SPOOFED). Addresses in network
+ * byte order.
+ */
+#define SL_MAX_L4_DROPS	   4096
+#define SL_DROP_NO_BACKEND 16 /* sl_l4_dkey.reason beyond enum sl_pol_reason */
+
+struct sl_l4_dkey {
+	__u32 local[4];	 /* the pod */
+	__u32 peer[4];
+	__u16 port;	 /* the destination port, host byte order; 0 without ports */
+	__u8 family;
+	__u8 proto;
+	__u8 dir;	 /* SL_POL_EGRESS: the pod sent it; SL_POL_INGRESS: it was for the pod */
+	__u8 reason;
+	__u8 pad[2];
+};
+
+struct sl_l4_dval {
+	__u64 packets;
+	__u64 bytes;
 };
 
 /*

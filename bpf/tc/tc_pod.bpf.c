@@ -20,6 +20,7 @@
  * Malformed headers: passed unchanged (the stack drops them), counted in SL_STAT_PARSE_ERROR.
  */
 #include "common.h"
+#include "droptel.h"
 #include "http_tel.h"
 #include "lb.h"
 #include "maps.h"
@@ -86,6 +87,7 @@ static __always_inline int lb_fwd(struct __sk_buff *skb, struct pkt *p)
 	b = backend_pick(sv, &ak, bpf_get_prandom_u32(), now);
 	if (!b) {
 		stat_add(SL_STAT_NO_BACKEND, skb->len);
+		l4_drop(p, SL_POL_EGRESS, SL_DROP_NO_BACKEND, skb->len);
 		return TC_ACT_SHOT;
 	}
 	cb = *b;

@@ -48,6 +48,8 @@ struct fix {
 	bool pod_is_server;
 };
 
+static unsigned int events_rate; /* sl_cfg.http_events_per_sec of the next setup */
+
 static int setup_as(void **state, bool server)
 {
 	struct fix *f = calloc(1, sizeof(*f));
@@ -61,6 +63,7 @@ static int setup_as(void **state, bool server)
 	if (!f->skel)
 		return -1;
 	f->skel->rodata->sl_cfg.flags = SL_CFG_F_HTTP_TELEMETRY;
+	f->skel->rodata->sl_cfg.http_events_per_sec = events_rate;
 	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		return -1;
 	tr_ep_seed(bpf_map__fd(f->skel->maps.sluice_ep), eps, 1);
@@ -78,31 +81,14 @@ static int setup(void **state)
 	return setup_as(state, false);
 }
 
-static unsigned int events_rate; /* sl_cfg.http_events_per_sec of the next setup_events */
-
 static int setup_events(void **state)
 {
-	struct fix *f = calloc(1, sizeof(*f));
-	const struct tr_ep eps[] = { { POD, 1, 1, 0, 0 } };
-	struct maps_result res;
-	uint32_t lo = 1;
+	int r;
 
-	if (!f)
-		return -1;
-	f->skel = tc_pod__open();
-	if (!f->skel)
-		return -1;
-	f->skel->rodata->sl_cfg.flags = SL_CFG_F_HTTP_TELEMETRY;
-	f->skel->rodata->sl_cfg.http_events_per_sec = events_rate ? events_rate : 1000;
-	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
-		return -1;
-	tr_ep_seed(bpf_map__fd(f->skel->maps.sluice_ep), eps, 1);
-	tr_ep_stats_seed(bpf_map__fd(f->skel->maps.sluice_ep_stats), &lo, 1, &res);
-	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_http_stats);
-	f->cseq = 1000;
-	f->sseq = 0xfffffff0u;
-	*state = f;
-	return 0;
+	events_rate = events_rate ? events_rate : 1000;
+	r = setup(state);
+	events_rate = 0;
+	return r;
 }
 
 static int setup_server(void **state)
@@ -598,10 +584,7 @@ static void events__rate_limited(void **state)
 static int setup_events_2(void **state)
 {
 	events_rate = 2;
-	int r = setup_events(state);
-
-	events_rate = 0;
-	return r;
+	return setup_events(state);
 }
 
 static void switched_off__nothing(void **state)

@@ -200,15 +200,22 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
-/* Waits until the flow's field at offset off reaches want; returns the flow then. */
-static struct sl_l4_val flow_wait(struct fix *f, const struct sl_l4_key *k, size_t off,
-				  uint64_t want)
+static void flush(struct fix *f);
+
+/*
+ * Waits until the flow's field at offset off reaches want (running the flush iterator before
+ * each look, with flushing); returns the flow then.
+ */
+static struct sl_l4_val flow_wait_as(struct fix *f, const struct sl_l4_key *k, size_t off,
+				     uint64_t want, bool flushing)
 {
 	double end = now_ms() + WAIT_MS;
 	struct sl_l4_val v;
 	uint64_t got;
 
 	for (;;) {
+		if (flushing)
+			flush(f);
 		v = flow_get(f, k);
 		memcpy(&got, (const char *)&v + off, sizeof(got));
 		if (got >= want || now_ms() > end)
@@ -216,6 +223,12 @@ static struct sl_l4_val flow_wait(struct fix *f, const struct sl_l4_key *k, size
 		usleep(2000);
 	}
 	return v;
+}
+
+static struct sl_l4_val flow_wait(struct fix *f, const struct sl_l4_key *k, size_t off,
+				  uint64_t want)
+{
+	return flow_wait_as(f, k, off, want, false);
 }
 
 static uint64_t rtt_count(const struct sl_l4_val *v)
@@ -505,18 +518,7 @@ static void flush(struct fix *f)
 static struct sl_l4_val flush_until(struct fix *f, const struct sl_l4_key *k, size_t off,
 				    uint64_t want)
 {
-	double end = now_ms() + WAIT_MS;
-	struct sl_l4_val v;
-	uint64_t got;
-
-	for (;;) {
-		flush(f);
-		v = flow_get(f, k);
-		memcpy(&got, (const char *)&v + off, sizeof(got));
-		if (got >= want || now_ms() > end)
-			return v;
-		usleep(5000);
-	}
+	return flow_wait_as(f, k, off, want, true);
 }
 
 /* A long-lived connection's bytes move with each flush, and the close adds only the rest. */

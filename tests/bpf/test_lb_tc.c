@@ -97,6 +97,7 @@ static int setup(void **state)
 	if (!f->skel)
 		goto err_free;
 	f->skel->rodata->sl_cfg.ns_per_jiffy = tr_ns_per_jiffy();
+	f->skel->rodata->sl_cfg.flags = SL_CFG_F_L4_TELEMETRY; /* drops per flow (droptel.h) */
 	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
@@ -371,6 +372,19 @@ static void tc_in__frontend_without_backends__shot_and_counts_no_backend(void **
 		tr_assert_stats(f->stats_fd, w, 2);
 	}
 	assert_int_equal(tr_ct_walk(f->ct_fd, false), 0);
+	/* and per flow: the client's packet to the frontend, dropped for want of a backend */
+	{
+		struct sl_l4_dkey k = { .port = 80, .family = SL_AF_INET, .proto = IPPROTO_TCP,
+					.dir = SL_POL_EGRESS, .reason = SL_DROP_NO_BACKEND };
+		uint64_t sum[2];
+
+		tr_abi_addr(CLIENT, k.local);
+		tr_abi_addr(VIP, k.peer);
+		assert_int_equal(pkt_percpu_sum(bpf_map__fd(f->skel->maps.sluice_l4_drop), &k, sum,
+						2), 0);
+		assert_int_equal(sum[0], 1);
+		assert_int_equal(sum[1], (uint64_t)len);
+	}
 }
 
 static void tc_out__reply_of_tracked_flow__source_back_to_frontend(void **state)

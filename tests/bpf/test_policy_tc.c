@@ -66,6 +66,8 @@ static int on_event(void *ctx, void *data, size_t len)
 	return 0;
 }
 
+static bool l4_tel; /* the next setup loads with SL_CFG_F_L4_TELEMETRY */
+
 static int setup_rate(void **state, uint32_t rate)
 {
 	struct fix *f = calloc(1, sizeof(*f));
@@ -78,6 +80,7 @@ static int setup_rate(void **state, uint32_t rate)
 		goto err_free;
 	f->skel->rodata->sl_cfg.ns_per_jiffy = tr_ns_per_jiffy();
 	f->skel->rodata->sl_cfg.pol_events_per_sec = rate;
+	f->skel->rodata->sl_cfg.flags = l4_tel ? SL_CFG_F_L4_TELEMETRY : 0;
 	if (tr_pins_clear(f->skel->obj) < 0 || tc_pod__load(f->skel) < 0)
 		goto err_destroy;
 	f->stats_fd = bpf_map__fd(f->skel->maps.sluice_stats);
@@ -311,6 +314,37 @@ static void ingress_allowed_port__passes_tracks_and_emits_allow_event(void **sta
 	assert_int_equal(events(f), 1);
 }
 
+/* The drops of one flow (sluice_l4_drop), summed over CPUs. */
+static struct sl_l4_dval drops_of(struct fix *f, const char *peer, uint16_t port, uint8_t proto,
+				  uint8_t dir, uint8_t reason)
+{
+	struct sl_l4_dkey k = { .port = port, .family = SL_AF_INET, .proto = proto, .dir = dir,
+				.reason = reason };
+	uint64_t sum[2];
+	struct sl_l4_dval v;
+
+	tr_abi_addr(POD, k.local);
+	tr_abi_addr(peer, k.peer);
+	assert_int_equal(pkt_percpu_sum(bpf_map__fd(f->skel->maps.sluice_l4_drop), &k, sum, 2), 0);
+	memcpy(&v, sum, sizeof(v));
+	return v;
+}
+
+static size_t drop_count(struct fix *f)
+{
+	struct sl_l4_dkey k, next;
+	int fd = bpf_map__fd(f->skel->maps.sluice_l4_drop);
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		k = next;
+		prev = &k;
+		n++;
+	}
+	return n;
+}
+
 static void ingress_no_rule__shot_counted_and_deny_event(void **state)
 {
 	struct fix *f = *state;
@@ -337,6 +371,43 @@ static void ingress_no_rule__shot_counted_and_deny_event(void **state)
 	/* a reply-looking packet from a denied peer is no reply: nothing was let through */
 	len = frame(in, OTHER, 80, POD, 40000, IPPROTO_TCP, ACK);
 	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT);
+	assert_int_equal(drop_count(f), 0); /* L4 telemetry off: no per-flow drops */
+}
+
+/* With L4 telemetry on, each denied packet is counted per (pod, peer, port, proto, dir, reason). */
+static void drops__counted_per_flow_and_reason(void **state)
+{
+	struct fix *f = *state;
+	const struct pol_def p[] = { PD(ID_PEER, IPPROTO_TCP, 80, SL_POL_INGRESS) };
+	struct sl_l4_dval v;
+	uint8_t in[PKT_MAX];
+	int len;
+
+	pod_seed(f, SL_EP_F_INGRESS_ISOLATED);
+	ipc_default(f);
+	pol_seed(f, p, 1);
+	len = frame(in, PEER, 40000, POD, 81, IPPROTO_TCP, SYN);
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT);
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT); /* the SYN again */
+	len = frame(in, OUTSIDE, 40000, POD, 80, IPPROTO_UDP, 0);
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_SHOT);
+	len = frame(in, PEER, 40000, POD, 80, IPPROTO_TCP, SYN); /* allowed: not a drop */
+	assert_int_equal(run(f, SL_POL_INGRESS, in, len), TC_ACT_OK);
+	v = drops_of(f, PEER, 81, IPPROTO_TCP, SL_POL_INGRESS, SL_POL_R_NO_RULE);
+	assert_int_equal(v.packets, 2);
+	assert_int_equal(v.bytes, 2 * (uint64_t)frame(in, PEER, 40000, POD, 81, IPPROTO_TCP, SYN));
+	assert_int_equal(drops_of(f, OUTSIDE, 80, IPPROTO_UDP, SL_POL_INGRESS, SL_POL_R_NO_RULE).packets, 1);
+	assert_int_equal(drop_count(f), 2);
+}
+
+static int setup_l4_tel(void **state)
+{
+	int r;
+
+	l4_tel = true;
+	r = setup(state);
+	l4_tel = false;
+	return r;
 }
 
 static void ranges_protocol_any_and_any_identity(void **state)
@@ -782,6 +853,8 @@ int main(void)
 		T(not_isolated__passes_untracked),
 		T(ingress_allowed_port__passes_tracks_and_emits_allow_event),
 		T(ingress_no_rule__shot_counted_and_deny_event),
+		cmocka_unit_test_setup_teardown(drops__counted_per_flow_and_reason, setup_l4_tel,
+						teardown),
 		T(ranges_protocol_any_and_any_identity),
 		T(syn_on_tracked_tuple__judged_again_after_rule_removed),
 		T(udp_flow_idle__judged_again),

@@ -11,7 +11,8 @@
 #   namespaceSelector and podSelector in one peer; named port; endPort; default-deny egress
 #   (replies of allowed flows still pass); ipBlock with except (pods inside it too); egress to
 #   a Service (policy sees the backend); the podSelector table again over IPv6.
-# `sluice observe` shows the verdicts (JSON and lines, filters, live). Then: a policy applied
+# `sluice observe` shows the verdicts (JSON and lines, filters, live), /metrics the drops per
+# flow (sluice_dropped_packets_total by pod, peer, port and reason). Then: a policy applied
 # while a connection streams (it keeps streaming, new ones are denied)
 # and bypass attempts from pods (tests/tools/slsend): IP fragments, IPv4 options, an IPv6
 # extension header and a spoofed source address never reach the server where the policy
@@ -160,6 +161,13 @@ jq -se 'map(select(.source.pod == "b" and .destination.pod == "a" and .policy ==
 "$SLUICE" observe --no-follow --verdict denied --pod a -n x >"$TMP/obs.txt" || fail "observe (lines)"
 grep -Eq "^[0-9T:.-]+Z  y/a:[0-9]+ -> x/a:80  TCP  denied  no_rule  ingress$" "$TMP/obs.txt" ||
 	fail "observe line format: $(head -n3 "$TMP/obs.txt")"
+# the same denials per flow in /metrics (L4 telemetry): y/a's SYNs to x/a:80, dropped at x/a
+curl -sf -m 2 http://127.0.0.1:9464/metrics >"$TMP/metrics" || fail "no /metrics"
+[ "$(metric_sum "$TMP/metrics" sluice_dropped_packets_total k8s_namespace_name=x k8s_pod_name=a \
+	peer_k8s_namespace_name=y peer_k8s_pod_name=a server_port=80 network_transport=tcp \
+	error_type=policy_denied network_io_direction=receive)" -ge 1 ] ||
+	fail "no per-flow drop y/a -> x/a:80: $(grep '^sluice_dropped_packets_total' "$TMP/metrics" | head -n3)"
+# (x/b -> x/a is allowed now, but earlier tables denied it: counters are cumulative)
 "$SLUICE" observe -o json --verdict denied --pod c >"$TMP/live.json" 2>&1 &
 obs=$!; on_cleanup "kill $obs"
 sleep 0.3

@@ -125,7 +125,7 @@ static void sl_stat__indices__pinned(void **state)
 	assert_int_equal(SL_STAT_L7_ALLOWED, 32);
 	assert_int_equal(SL_STAT_L7_NO_REPLY, 40);
 	assert_int_equal(SL_STAT_L7_RESET, 41);
-	assert_int_equal(SL_STAT_MAX, 46);
+	assert_int_equal(SL_STAT_MAX, 47);
 	assert_true(SL_STAT_MAX <= SL_STAT_SLOTS);
 	assert_int_equal(SL_STAT_SLOTS, 64);
 }
@@ -288,6 +288,16 @@ static void l4_structs__layout__pinned(void **state)
 	assert_int_equal(SL_L4_SERVER, 2);
 	assert_int_equal(SL_CFG_F_L4_TELEMETRY, 1);
 	assert_int_equal(SL_STAT_L4_FLOW_FULL, 42);
+	SZ(sl_l4_dkey, 40);
+	OFF(sl_l4_dkey, port, 32);
+	OFF(sl_l4_dkey, dir, 36);
+	OFF(sl_l4_dkey, reason, 37);
+	SZ(sl_l4_dval, 16);
+	assert_true(SL_DROP_NO_BACKEND >= SL_POL_R_MAX);
+	assert_int_equal(SL_STAT_L4_DROP_FULL, 46);
+	SZ(sl_l4_sk, 104);
+	OFF(sl_l4_sk, bytes_tx, 56);
+	OFF(sl_l4_sk, closed, 96);
 }
 
 static void http_tel_structs__layout__pinned(void **state)
